@@ -69,11 +69,11 @@ def main() -> None:
     sc = scenario(args.replicas, 10.0, 86400.0, "fluid")
     with timed() as t:
         r = dcsim.run(sc)
-    wall = t.cpu_s  # rates per CPU second, dcsim's and simpy's alike: the box is shared (benchtiming)
+    cpu = t.cpu_s  # rates per CPU second, dcsim's and simpy's alike: the box is shared (benchtiming)
     n_ticks = r.timeseries["t_s"].size
     ev = simpy_events_per_s(n_ticks, clock=time.process_time)
-    print(f"fluid  : {n_ticks:,} ticks in {t} = {n_ticks / wall:,.0f} ticks/CPU-s; "
-          f"bare simpy {ev:,.0f} events/CPU-s; ratio dcsim/simpy {n_ticks / wall / ev:.3f}")
+    print(f"fluid  : {n_ticks:,} ticks in {t} = {n_ticks / cpu:,.0f} ticks/CPU-s; "
+          f"bare simpy {ev:,.0f} events/CPU-s; ratio dcsim/simpy {n_ticks / cpu / ev:.3f}")
 
     # 2. request fidelity: batch iterations
     probe = build_models(dcsim.load_scenario(scenario(args.replicas, 1.0, 60.0, "request")))
@@ -84,7 +84,7 @@ def main() -> None:
     eng = RequestEngine(m)
     with timed() as t:
         res = run_models(m, request_engine=eng)
-    wall = t.cpu_s
+    cpu = t.cpu_s
     tot = eng.pool.totals()  # summed over replicas, either serving backend
     iters, calls = tot["iterations"], tot["step_calls"]
     done = res.report.get("requests", {}).get("completed") if isinstance(res.report.get("requests"), dict) else None
@@ -93,8 +93,8 @@ def main() -> None:
     print(f"request: {m.replicas} replicas, {rate:,.0f} req/s offered ({args.load:g} of compute), "
           f"{args.sim_s:g} s simulated, {t}")
     print(f"         {iters:,} batch iterations ({calls:,} node-step calls), {done:,} requests completed")
-    print(f"         {iters / wall:,.0f} iterations/CPU-s vs bare simpy {ev:,.0f} events/CPU-s: ratio "
-          f"{iters / wall / ev:.2f}; {done / wall:,.0f} requests/CPU-s; sim/CPU {args.sim_s / wall:.1f}x")
+    print(f"         {iters / cpu:,.0f} iterations/CPU-s vs bare simpy {ev:,.0f} events/CPU-s: ratio "
+          f"{iters / cpu / ev:.2f}; {done / cpu:,.0f} requests/CPU-s; sim/CPU {args.sim_s / cpu:.1f}x")
 
 
 if __name__ == "__main__":

@@ -26,16 +26,14 @@ checks the completed counts agree.
 
 from __future__ import annotations
 
-import os
+import benchtiming  # noqa: F401,I001  first: holds BLAS to one thread before numpy loads (see the docstring)
 
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")  # before numpy loads: see the docstring
+import argparse
+import statistics
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchtiming import timed
 
 from dcsim.node import build_node
 from dcsim.routing import get_router
@@ -70,41 +68,41 @@ def run(backend: str, n_replicas: int = 32, load: float = 0.7, sim_s: float = 30
     if backend == "kernel":
         kernel.warm_up()
         grp = kernel.KernelGroup(node, n_replicas, router=router, chunked_prefill=chunked, jump=jump)
-        t0, w0 = time.process_time(), time.perf_counter()
-        for k, b in enumerate(ticks):
-            metrics.record_arrivals(b.cls)
-            fin, sc, _ = grp.tick(float(k + 1), 1.0, b.t, b.t, b.cls, b.n_in, b.n_out)
-            if sc.size:
-                metrics.record_shed(sc)
-            metrics.add(fin)
-        rep = metrics.to_report(sim_s)
-        cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+        with timed() as tm:
+            for k, b in enumerate(ticks):
+                metrics.record_arrivals(b.cls)
+                fin, sc, _ = grp.tick(float(k + 1), 1.0, b.t, b.t, b.cls, b.n_in, b.n_out)
+                if sc.size:
+                    metrics.record_shed(sc)
+                metrics.add(fin)
+            rep = metrics.to_report(sim_s)
+        cpu, wall = tm.cpu_s, tm.wall_s
         iters, calls, pre = int(grp.iterations.sum()), int(grp.step_calls.sum()), int(grp.preemptions.sum())
     else:
         reps = [Replica(node, chunked_prefill=chunked, jump=jump) for _ in range(n_replicas)]
         rt = get_router(router, n_replicas)
         out = np.zeros(n_replicas)
-        t0, w0 = time.process_time(), time.perf_counter()
-        for k, b in enumerate(ticks):
-            te = float(k + 1)
-            metrics.record_arrivals(b.cls)
-            for i, r in enumerate(reps):
-                out[i] = r.outstanding_tokens
-            a = rt.assign(b.n_in, b.n_out, out)
-            order = np.argsort(a, kind="stable")  # group the tick's requests by replica
-            bounds = np.searchsorted(a[order], np.arange(n_replicas + 1)).tolist()
-            t_, c_, i_, o_ = b.t[order], b.cls[order], b.n_in[order], b.n_out[order]
-            rows: list = []
-            for i, r in enumerate(reps):
-                lo, hi = bounds[i], bounds[i + 1]
-                if hi > lo:
-                    shed = r.enqueue_many(t_[lo:hi], c_[lo:hi], i_[lo:hi], o_[lo:hi])
-                    if shed.any():
-                        metrics.record_shed(c_[lo:hi][shed])
-                rows.extend(r.advance(te, 1.0).rows)
-            metrics.add_rows(rows)
-        rep = metrics.to_report(sim_s)
-        cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+        with timed() as tm:
+            for k, b in enumerate(ticks):
+                te = float(k + 1)
+                metrics.record_arrivals(b.cls)
+                for i, r in enumerate(reps):
+                    out[i] = r.outstanding_tokens
+                a = rt.assign(b.n_in, b.n_out, out)
+                order = np.argsort(a, kind="stable")  # group the tick's requests by replica
+                bounds = np.searchsorted(a[order], np.arange(n_replicas + 1)).tolist()
+                t_, c_, i_, o_ = b.t[order], b.cls[order], b.n_in[order], b.n_out[order]
+                rows: list = []
+                for i, r in enumerate(reps):
+                    lo, hi = bounds[i], bounds[i + 1]
+                    if hi > lo:
+                        shed = r.enqueue_many(t_[lo:hi], c_[lo:hi], i_[lo:hi], o_[lo:hi])
+                        if shed.any():
+                            metrics.record_shed(c_[lo:hi][shed])
+                    rows.extend(r.advance(te, 1.0).rows)
+                metrics.add_rows(rows)
+            rep = metrics.to_report(sim_s)
+        cpu, wall = tm.cpu_s, tm.wall_s
         iters = sum(r.iterations for r in reps)
         calls = sum(r.step_calls for r in reps)
         pre = sum(r.preemptions for r in reps)

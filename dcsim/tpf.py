@@ -269,8 +269,7 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
     equal ceilings keeps the label, as ``argmin`` of the stacked ceilings does, and the result is the same for
     every input (tests/test_tpf.py holds it to the stack-and-argmin form on ties, infinities and NaN). A NaN
     ceiling, which only the stacked form orders (``argmin`` takes the first NaN), and a single point fall back to
-    it. Until 2026-12-05 the stack (3 copies) and the argmin were 60 % of :func:`token_production` on 10^6 points
-    (24 of 40 ms of CPU; the chain 13 ms; bench/bench_tpf.py).
+    it. Its cost against the stacked form: bench/README.md (closed-form TPF).
     """
     d, c, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (demand, compute, power, cooling)))
     if d.ndim == 0:  # one point: numpy gives scalars, not arrays to write into

@@ -121,8 +121,9 @@ for ov in ({}, {"facility.interconnect": "600 kW"}, {"facility.interconnect": "6
           f"{r['joules_per_output_token']['facility']:.2f} J/tok  {share}")
 """),
     md("""
-The 600 kW interconnect alone serves slightly *fewer* tokens than 495 kW, at a higher J/token. Power
-no longer binds, but where it bound at 495 kW it bound by a hair (its ceiling within 1 % of the
+The 600 kW interconnect alone serves no more tokens than 495 kW (within a fraction of a percent: the
+lines below print both figures and the difference), at a higher J/token. Power no longer binds, but
+where it bound at 495 kW it bound by a hair (its ceiling within 1 % of the
 compute ceiling: little to win), and the UPS and transformers are rated to the interconnect: their
 no-load losses grow with the rating, the PUE rises, and those losses are heat the same cooling plant
 must reject, so cooling binds longer. The runs say so in their notes; the lines below compare them:
@@ -134,10 +135,12 @@ for name, r in (("495 kW", a), ("600 kW", b)):
     print(f"{name}: power binds {100 * sh['power']:4.1f} %, cooling {100 * sh['cooling']:4.1f} % of the day; "
           f"delivery losses {r['energy_j']['delivery_losses'] / 3.6e6:,.0f} kWh, PUE {r['pue']:.3f}, "
           f"{r['throughput_tok_s']['output']:,.0f} tok/s")
+d = b["throughput_tok_s"]["output"] / a["throughput_tok_s"]["output"] - 1
+print(f"600 kW against 495 kW: {100 * d:+.2f} % output tokens/s")
 print("the 495 kW run's note:", next(n for n in a["notes"] if n.startswith("power binds by a hair")).split(":")[0])
 print("the 600 kW run's note:", next(n for n in b["notes"] if n.startswith("a larger interconnect")).split(":")[0])
 # what the text above says
-assert b["throughput_tok_s"]["output"] < a["throughput_tok_s"]["output"] and b["binding"]["share"]["power"] == 0
+assert b["binding"]["share"]["power"] == 0  # the knife-edge tokens/s difference is printed above, not asserted
 assert b["energy_j"]["delivery_losses"] > a["energy_j"]["delivery_losses"] and b["pue"] > a["pue"]
 assert b["binding"]["share"]["cooling"] > a["binding"]["share"]["cooling"]
 """),
@@ -170,9 +173,9 @@ rejection binds first. The contours are the achieved token rate (thousands of to
 
 The green band along the coldest row (15 °C) is no error: it is the plant's nameplate binding on a
 cold day. Below 35 °C the heat rejection is its rated 395 kW (it derates only above), so Q stays
-flat, while the chillers draw less power as the air cools and the interconnect powers more IT: at
-15 °C P passes Q and the nameplate binds before the interconnect, by well under 1 % (the near-tie
-hatching). The lines below read it off the map at 512 GPUs:
+flat, while the chillers draw less power as the air cools and the interconnect powers more IT: near
+15 °C P meets Q, and which of the two binds there is decided by well under 1 % (the near-tie
+hatching: a tie at display precision, not a finding). The lines below read both off the map at 512 GPUs:
 """),
     code("""
 j = int(np.argmin(abs(pd.x - 512)))
@@ -183,11 +186,13 @@ for t_c in (15.0, 16.0, 35.0):
           f"{('demand', 'compute', 'power', 'cooling')[pd.binding[i, j]]}")
 cold = pd.binding[0] == 3
 print(f"cooling binds at {pd.y[0]:.0f} degC from {pd.x[np.argmax(cold)]:.0f} GPUs" if cold.any() else "no cooling at 15 degC")
-# what the text above says: Q flat below 35 degC (the nameplate), P above it at 15 degC only
-i15, i16, i35 = (int(np.argmin(abs(pd.y - t))) for t in (15.0, 16.0, 35.0))
-assert pd.binding[i15, j] == 3 and pd.binding[i16, j] == 2
+# what the text above says: Q flat below 35 degC (the nameplate); at 15 degC P and Q a near tie (the map's hatching,
+# dcsim.phase.near_ties); which of the two binds there is printed above, not asserted (a knife edge)
+from dcsim.phase import near_ties
+
+i15, i35 = (int(np.argmin(abs(pd.y - t))) for t in (15.0, 35.0))
 assert abs(pd.cooling_tok_s[i15, j] / pd.cooling_tok_s[i35, j] - 1) < 1e-9
-assert 0 < pd.power_tok_s[i15, j] / pd.cooling_tok_s[i15, j] - 1 < 0.01
+assert pd.binding[i15, j] in (2, 3) and near_ties(pd)[i15, j]
 """),
     md("""
 

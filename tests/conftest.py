@@ -104,3 +104,16 @@ def json_mismatches(stored, fresh, where: str = "") -> list[str]:
     if isinstance(stored, num) and isinstance(fresh, num) and not isinstance(stored, bool):
         return [] if fresh == pytest.approx(stored, rel=1e-9, abs=1e-12) else [f"{where}: stored {stored}, run {fresh}"]
     return [] if stored == fresh else [f"{where}: stored {stored!r}, run {fresh!r}"]
+
+
+def cielab(c) -> np.ndarray:
+    """CIELAB (D65) of a matplotlib colour: the sRGB curve undone, XYZ by the sRGB matrix (IEC 61966-2-1), L*a*b*
+    (CIE 15:2004). The colour-distance tests' one helper (tests/test_plots.py, tests/test_compare.py)."""
+    from matplotlib.colors import to_rgba
+
+    rgb = np.asarray(to_rgba(c)[:3])
+    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
+    f = [v ** (1 / 3) if v > 216 / 24389 else (24389 / 27 * v + 16) / 116
+         for v in xyz / np.array([0.95047, 1.0, 1.08883])]
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])

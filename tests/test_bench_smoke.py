@@ -69,9 +69,11 @@ def test_bench_fluid_default_passes_preflight(monkeypatch):
     preflight(dcsim.load_scenario(mod.REFERENCE, overrides=mod.scaled_overrides()))
 
 
-#: bench_tpf.py's closed-form TPF over its bare np.minimum floor, CPU time, 10^5 points, best of 9: measured
-#: 2026-12-05 on the 2-core dev VM at load average 12-17: 14.6-19.2x (commit d995534); 30.7x before the chained
-#: binding_of (351a8e2), 46.8-54.5x before the argument checks read a minimum and a maximum (454e15d; bench/README.md)
+#: bench_tpf.py's closed-form TPF over its bare np.minimum floor, CPU time, 10^6 points, least ratio of 9 alternating
+#: pairs: measured 2026-12-05 17:15 UTC on the 2-core dev VM at load average 11.6: 8.8x; 20 runs in a row with two
+#: numpy sorting processes beside them (load average 12-14): 6.9-9.7x. Before (separate best-of loops at 10^5 points,
+#: floor 0.07 ms) the ratio read 14.6-19.2x idle and 28.7x under two numpy processes, next to this bound
+#: (bench/README.md has the history)
 TPF_RATIO_BOUND = 30.0
 
 
@@ -80,14 +82,17 @@ def test_bench_tpf_ratio_to_its_floor_stays_bounded():
     """The closed form's cost over the floor of any vectorized evaluation, in CPU time measured in one run, stays
     under a generous bound, so the TPF figure cannot drift unseen again (bench/README.md's 19x read 155-211x by
     wall time in the audit of 2026-12-05, AUC 5, and no test noticed). A subprocess: the bench pins itself to one
-    core and tunes the allocator."""
-    out = subprocess.run([sys.executable, str(BENCH / "bench_tpf.py"), "--n", "100000", "--grid", "0", "--repeat", "9"],
+    core and tunes the allocator. Robust on a shared box: the two calls alternate in pairs and the least per-pair
+    ratio counts, at 10^6 points (floor ~1.9 ms of CPU, not 0.07 ms); skipped where glibc's mallopt is missing (page
+    faults would then be counted, their cost depending on the allocations before)."""
+    out = subprocess.run([sys.executable, str(BENCH / "bench_tpf.py"), "--n", "1000000", "--grid", "0", "--repeat", "9"],
                          capture_output=True, text=True, timeout=600, cwd=BENCH.parent)
     assert out.returncode == 0, out.stderr
-    m = re.search(r"ratio ([0-9.]+)x the floor on CPU time", out.stdout)
+    if "glibc mallopt unavailable" in out.stdout:
+        pytest.skip("glibc mallopt unavailable: the TPF and floor would pay page faults per call")
+    m = re.search(r"ratio ([0-9.]+)x the floor on CPU time, least of 9 alternating pairs", out.stdout)
     assert m, out.stdout
     assert float(m.group(1)) < TPF_RATIO_BOUND, out.stdout
-    assert "page faults counted" not in out.stdout  # the allocator kept its memory (glibc), as measured above
 
 
 def test_benchtiming_judges_targets_on_cpu_time(monkeypatch):

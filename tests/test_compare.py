@@ -766,21 +766,16 @@ def test_rate_panels_start_at_zero(three):
 def test_run_colours_are_not_constraint_colours():
     """Each run colour is far from every constraint colour (the first three were compute blue, power vermillion and
     cooling green, so the curtailed run's line and the 'P power ceiling' title were both vermillion)."""
-    from matplotlib.colors import to_rgb
+    from conftest import cielab as lab
 
     from dcsim.plots import CONSTRAINT_COLORS, RUN_COLORS
-
-    def lab(c):
-        r = np.array(to_rgb(c))
-        r = np.where(r > 0.04045, ((r + 0.055) / 1.055) ** 2.4, r / 12.92)
-        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ r
-        f = np.cbrt(xyz / np.array([0.95047, 1.0, 1.08883]))
-        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
     assert len(set(RUN_COLORS)) == len(RUN_COLORS) >= 8
     for run in RUN_COLORS:
         for name, c in CONSTRAINT_COLORS.items():
             assert np.linalg.norm(lab(run) - lab(c)) >= 40.0, (run, name)
+
+
 def test_overlays_on_one_clock_read_it(three):
     """Runs on one local clock read it on the overlay's axis, as each run's own figures do (runs on different
     clocks: test_overlays_place_runs_at_their_local_start)."""

@@ -15,6 +15,7 @@ import pytest
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.steady import ceilings_at
+from dcsim.plots.figures import SIGNATURE_STRIP_H
 from dcsim.scenario import ScenarioError, load_scenario
 
 from conftest import small_scenario
@@ -738,7 +739,7 @@ def test_the_simulated_facility_label_is_the_pool_furthest_short_for_its_own_wor
 
 
 def test_the_signature_figures_pool_strips_and_legend_leave_each_other_room(capped):
-    """mixed-fleet's signature (the audit of the figures, AUF item 10): the 16-entry legend set the top panel's
+    """mixed-fleet's signature (the audit of the figures, AUF item 10): the 12-entry legend set the top panel's
     height (a blank band above the zoom panel) and the outdoor-temperature line ran over the pool strips and their
     labels. The legend is out of the layout (the panels close up under it, the legend inside the figure), and the
     temperature (line and ticks) stays above the strips."""
@@ -760,7 +761,7 @@ def test_the_signature_figures_pool_strips_and_legend_leave_each_other_room(capp
     assert Bbox.intersection(box, fig.bbox).width == pytest.approx(box.width)  # the legend is not cut off
     assert box.x0 >= max(a.get_window_extent().x1 for a in fig.axes) - 1  # nor over a panel
     n_pools = len(capped.report["pools"])
-    strips_top = 0.16 * n_pools  # the strips' share of the lower panel (strip_h in signature_plot)
+    strips_top = SIGNATURE_STRIP_H * n_pools  # the strips' share of the lower panel
     line = ax2.get_lines()[0]
     y_axes = ax2.transLimits.transform(np.c_[line.get_xdata(), line.get_ydata()])[:, 1]
     assert y_axes.min() > strips_top, y_axes.min()

@@ -280,7 +280,7 @@ def _random_case(seed):
             opts[key] = rng.choice(values).item()
     n_ticks, tick_s = int(rng.integers(3, 21)), opts["tick_s"]
     tail = int(rng.integers(0, 41))  # empty ticks after: requests part-way through, or drained
-    rate = float(rng.choice([0.3, 3.0, 30.0, 100.0]))
+    rate = float(rng.choice([0.3, 3.0, 30.0, 100.0], p=[0.1, 0.3, 0.3, 0.3]))  # 0.3 req/s: mostly no arrival
     med_in, med_out = float(rng.choice([1, 20, 600, 4000])), float(rng.choice([1, 5, 200, 1500]))
     if opts.get("max_batched_tokens", 8192) < 512 or opts["max_batch"] < 8:  # slow to serve: keep it small
         rate, med_in = min(rate, 3.0), min(med_in, 600.0)
@@ -317,12 +317,18 @@ def test_randomized_cases_identical(block):
     equal arrival times. Finished rows, per-tick energy and queues, totals and KV peaks bit for bit; the shed
     requests as per-tick multisets (order-free, :func:`_assert_same`)."""
     n = RANDOM_CASES // 8
+    served = 0
     for seed in range(block * n, (block + 1) * n):
         args, kw, desc = _random_case(seed)
+        py, kn = _serve_both(*args, **kw)
         try:
-            _assert_same(*_serve_both(*args, **kw), served=False)
+            _assert_same(py, kn, served=False)
         except AssertionError as e:
             raise AssertionError(f"random case {desc}: {e}") from None
+        served += py[0] is not None and len(py[0]) > 0
+    # most cases serve something (a case that finishes nothing compares little): 16-19 of each block's 25 on
+    # 2026-12-05 (139 of 200; 128 before the request rate 0.3/s, mostly no arrival at all, was drawn less often)
+    assert served > n // 2, f"only {served} of {n} random cases served a request"
 
 
 def test_randomized_cases_cover_what_they_claim():
@@ -480,7 +486,7 @@ def test_make_pool_falls_back_without_numba(monkeypatch):
     msg = str(w[0].message)
     # and what it costs, measured (docs/serving.md, bench/README.md): the one figure lives in FALLBACK_SLOWDOWN
     assert "SLO estimate of a fluid run" in msg and "docs/serving.md" in msg
-    assert f"about {FALLBACK_SLOWDOWN} the CPU time" in msg and FALLBACK_SLOWDOWN == "8-10x"
+    assert f"about {FALLBACK_SLOWDOWN} the CPU time" in msg
     assert len(w) == 1  # one warning a pool
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -497,6 +503,7 @@ _FALLBACK_RUN = {"duration": "2 min", "racks.0.count": 1, "controller.tick": "30
     ("request", {}, True),
     ("fluid", {}, True),                           # its SLO estimate simulates replicas on the pool
     ("fluid", {"slo_estimate": False}, False),     # no estimate: no replica is simulated
+    ("fluid", {"trace": True}, False),             # trace arrivals: no estimate, no replica simulated
     ("request", {"backend": "python"}, False),     # the reference was asked for
 ])
 def test_a_run_on_the_fallback_says_so_once_in_its_warnings(monkeypatch, fidelity, serving, warned):
@@ -507,6 +514,9 @@ def test_a_run_on_the_fallback_says_so_once_in_its_warnings(monkeypatch, fidelit
     monkeypatch.setattr(kernel, "AVAILABLE", False)
     monkeypatch.setattr(kernel, "IMPORT_ERROR", "No module named 'numba'")
     raw = small_scenario(**_FALLBACK_RUN, fidelity=fidelity)
+    serving = dict(serving)
+    if serving.pop("trace", False):
+        raw["workload"]["arrivals"] = {"kind": "trace", "path": "azure-conv-2023", "time_scale": 0.05}
     raw["serving"] = serving
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="numba cannot be imported")
@@ -517,7 +527,7 @@ def test_a_run_on_the_fallback_says_so_once_in_its_warnings(monkeypatch, fidelit
         assert got == []
         return
     assert got == [f"{FALLBACK_WARNING} (the import failed: No module named 'numba')"]
-    assert "8-10x the CPU time" in got[0]
+    assert f"{FALLBACK_SLOWDOWN} the CPU time" in got[0]
 
 
 def test_a_run_on_the_kernel_has_no_fallback_warning():

@@ -13,6 +13,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import cielab as _cielab  # noqa: E402
 from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
 
 from dcsim.plots import (  # noqa: E402
@@ -493,17 +494,6 @@ def test_power_stack_layers_are_each_component(result):
     assert group == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
 
 
-def _cielab(c):
-    """CIELAB (D65) of a matplotlib colour: the sRGB curve undone, XYZ by the sRGB matrix (IEC 61966-2-1), L*a*b*
-    (CIE 15:2004)."""
-    rgb = np.asarray(to_rgba(c)[:3])
-    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
-    f = [v ** (1 / 3) if v > 216 / 24389 else (24389 / 27 * v + 16) / 116
-         for v in xyz / np.array([0.95047, 1.0, 1.08883])]
-    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
-
-
 def test_power_stack_colours_are_not_constraint_colours(result):
     """The power figure draws the stack under a strip of what binds: no layer may be a near-twin of a constraint's
     colour (the audit of the figures: GPU #3B6FB6 beside compute #0072B2, CIELAB distance 9; cooling #2AA198 beside
@@ -518,6 +508,9 @@ def test_power_stack_colours_are_not_constraint_colours(result):
     for i, a in enumerate(POWER_LAYERS):
         for b in POWER_LAYERS[i + 1:]:
             assert np.linalg.norm(_cielab(POWER_COLORS[a]) - _cielab(POWER_COLORS[b])) >= 25.0, (a, b)
+    for layer in POWER_LAYERS:  # visible on the white axes (fixed loads' cream #F2E6D0 was 14.7 from white)
+        d = float(np.linalg.norm(_cielab(POWER_COLORS[layer]) - _cielab("white")))
+        assert d >= 30.0, (layer, round(d, 1))
     ax = power_stack_plot(result).axes[0]
     assert [_rgb(c.get_facecolor()[0]) for c in ax.collections[:5]] == [_rgb(POWER_COLORS[k]) for k in POWER_LAYERS]
 

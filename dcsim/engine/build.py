@@ -18,6 +18,7 @@ from dcsim.node.power import tdp_wall_ratio, unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.serving.pool import fallback_warning
+from dcsim.serving.slo_estimate import slo_estimate_skip_reason
 from dcsim.streams import named_stream
 from dcsim.thermal.facility import build_facility
 from dcsim.workload import build_workload
@@ -368,9 +369,8 @@ def build_models(sc: Scenario, classes: list | None = None) -> Models:
                  for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]
     # numba cannot be imported: said once, as a run warning (the pools are built with make_pool(warn=False)), where
     # the run simulates replicas: request and hybrid fidelity, and the SLO estimate of a fluid run (made unless
-    # serving.slo_estimate is false or the arrivals are a trace: dcsim.serving.slo_estimate.estimate_for_run)
-    if (sc.fidelity != "fluid" or (getattr(sc.serving, "slo_estimate", True)
-                                   and getattr(sc.workload.arrivals, "kind", None) != "trace")):
+    # dcsim.serving.slo_estimate.slo_estimate_skip_reason gives a reason)
+    if sc.fidelity != "fluid" or slo_estimate_skip_reason(sc) is None:
         warnings += [w for w in (fallback_warning(sc.serving.backend),) if w]
     if sc.fidelity != "request":
         for pool in filter(long_output, pools):

@@ -65,18 +65,21 @@ ACHIEVED_COLOR = "#111111"
 #: and until 2026-12-05 the stack's GPU blue #3B6FB6, cooling teal #2AA198, fixed-load grey #B0B0B0 and loss orange
 #: #E6A23C were near-twins of compute, cooling, demand and power (distance 9, 21, 14, 32), so heatwave-air's thick
 #: cooling-power band read as "cooling binds all day" (the audit of the figures, AUF item 3). Purples for IT (dark:
-#: the GPUs, light: the rest), sand for cooling, wine for delivery losses, cream for fixed loads (after Paul Tol's
-#: colour-blind-safe "muted" scheme). The cap keeps a red (it is the power limit itself, drawn dashed); the meter with
+#: the GPUs, light: the rest), sand for cooling, wine for delivery losses, dark umber for fixed loads (after Paul
+#: Tol's colour-blind-safe "muted" scheme; fixed loads were cream #F2E6D0 until 2026-12-05, CIELAB distance 14.7 from
+#: white: nearly invisible; the umber is 77 from white and >= 38 from each constraint colour). The cap keeps a red (it is the power limit itself, drawn dashed); the meter with
 #: storage is a black dash-dot line (its purple was the GPUs' now).
 POWER_COLORS: dict[str, str] = {
     "gpu": "#4B2C83",
     "it_other": "#B48EC8",
     "cooling": "#DDCC77",
     "losses": "#882255",
-    "fixed": "#F2E6D0",
+    "fixed": "#503820",
     "cap": "#C0392B",
     "meter": "#000000",
 }
+#: The signature figure's lower panel: the share of its height each pool's binding strip takes.
+SIGNATURE_STRIP_H = 0.16
 #: The stack's layers (the keys of :data:`POWER_COLORS` that fill an area; cap and meter are lines).
 POWER_LAYERS: tuple[str, ...] = ("gpu", "it_other", "cooling", "losses", "fixed")
 
@@ -658,7 +661,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     strips = [] if daily or not several else [
         (str(p.get("name", f"pool {i}")), np.asarray(ts[f"pool{i}_binding"]).astype(int)) for i, p in enumerate(pools)
         if f"pool{i}_binding" in ts]
-    strip_h = 0.16  # share of the lower panel's height per pool strip
+    strip_h = SIGNATURE_STRIP_H
     band_lo = strip_h * len(strips) + (0.02 if strips else 0.0)
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
@@ -878,9 +881,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # the temperature over the facility's band only: the pool strips below it keep their own rows (the line ran
         # over mixed-fleet's "pool h100-chat" strip and its label, the audit of the figures, AUF item 10)
         y0, y1 = lo - pad, hi + pad
-        ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
-        ax2.yaxis.set_major_locator(MaxNLocator(nbins=3 if strips else 4))
-        ax2.set_yticks([v for v in ax2.get_yticks() if y0 <= v <= y1])  # no temperature tick beside a pool strip
+        ticks = MaxNLocator(nbins=3 if strips else 4).tick_values(y0, y1)
+        ax2.set_yticks([v for v in ticks if y0 <= v <= y1])  # no temperature tick beside a pool strip
         ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
     ax2.set_ylabel("outdoor\n(°C)")
     ax2.grid(True, axis="x")
@@ -894,7 +896,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
 def _legend_beside_all_panels(fig: Figure, leg: Any) -> None:
     """A legend anchored beside the top panel that may run down beside the panels below it: out of the constrained
-    layout (which set the top panel's height to the legend's, mixed-fleet's 16 entries leaving a blank band above
+    layout (which set the top panel's height to the legend's, mixed-fleet's 12 entries (counted 2026-12-05) leaving a blank band above
     the zoom panel: the audit of the figures, AUF item 10), with the panels' area narrowed by the legend's width."""
     renderer = fig.canvas.get_renderer()
     box = leg.get_window_extent(renderer)
@@ -955,16 +957,16 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     peak = float(np.nanmax(ts.get("facility_power_w", it)))
     mw, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
     gpu = ts.get("gpu_power_w")
-    layers: list[tuple[str, np.ndarray, str]] = []
-    if gpu is not None:
-        layers.append((energy_label("gpu"), gpu.astype(float) * mw, POWER_COLORS["gpu"]))
-        layers.append((energy_label("server_non_gpu_and_rack"), (it - gpu) * mw, POWER_COLORS["it_other"]))
-    else:
-        layers.append((energy_label("it"), it * mw, POWER_COLORS["gpu"]))
-    layers.append((energy_label("cooling"), ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
-    layers.append((energy_label("delivery_losses"), ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
-    if "fixed_power_w" in ts:
-        layers.append((energy_label("fixed_loads"), ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
+    # each layer of POWER_LAYERS, in its order: (label, series in W) or None where the run has no such series
+    series = {
+        "gpu": ((energy_label("gpu"), gpu.astype(float)) if gpu is not None else (energy_label("it"), it)),
+        "it_other": (energy_label("server_non_gpu_and_rack"), it - gpu) if gpu is not None else None,
+        "cooling": (energy_label("cooling"), ts["cooling_power_w"].astype(float)),
+        "losses": (energy_label("delivery_losses"), ts["loss_power_w"].astype(float)),
+        "fixed": (energy_label("fixed_loads"), ts["fixed_power_w"].astype(float)) if "fixed_power_w" in ts else None,
+    }
+    layers: list[tuple[str, np.ndarray, str]] = [(series[k][0], series[k][1] * mw, POWER_COLORS[k])
+                                                 for k in POWER_LAYERS if series[k] is not None]
     edges = _span_edges(t)
     ax.stackplot(edges, *[_ext(v) for _, v, _ in layers], labels=[n for n, _, _ in layers],
                  colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)

@@ -1521,6 +1521,18 @@ def slo_caveats(report: Mapping) -> list[str]:
 
 # --------------------------------------------------------------------------- adapter
 
+def slo_estimate_skip_reason(sc) -> str | None:
+    """Why a fluid run of scenario ``sc`` makes no SLO estimate, or None where it makes one: ``serving.slo_estimate``
+    is false, or the arrivals are a trace (per-class length distributions unknown). One place for both callers:
+    :func:`estimate_for_run` and ``dcsim.engine.build`` (whose numba-fallback warning is given where the estimate
+    simulates replicas)."""
+    if not getattr(sc.serving, "slo_estimate", True):
+        return "serving.slo_estimate is false: no latency or SLO estimate was made (fast sweeps)"
+    if getattr(sc.workload.arrivals, "kind", None) == "trace":
+        return "trace workload: per-class length distributions are not known (only the trace's means)"
+    return None
+
+
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                      ticks: np.ndarray | None = None, frontier_parts=None, *,
                      serving_replicas) -> SloEstimate | NotEstimated:
@@ -1552,10 +1564,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
 """
     sc = m.scenario
     wl = m.workload
-    if not getattr(sc.serving, "slo_estimate", True):
-        return NotEstimated("serving.slo_estimate is false: no latency or SLO estimate was made (fast sweeps)")
-    if getattr(sc.workload.arrivals, "kind", None) == "trace":
-        return NotEstimated("trace workload: per-class length distributions are not known (only the trace's means)")
+    skip = slo_estimate_skip_reason(sc)
+    if skip is not None:
+        return NotEstimated(skip)
     scv = arrival_model(sc.workload.arrivals)
     # sorted length draws per class, from the scenario seed's named stream "slo_estimate"
     # (dcsim.streams), so the estimate is reproducible from (file, seed)
