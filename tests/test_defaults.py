@@ -188,3 +188,16 @@ def test_every_numeric_scenario_default_carries_a_source_or_an_assumption_mark()
     assert not bare, f"numeric defaults with no source, [TAG] or 'assumption' in their description: {bare}"
     names = {f"{c}.{f}" for c, f, _ in found} | {f"*.{f}" for _, f, _ in found}
     assert not set(NEUTRAL_DEFAULTS) - names, "allow-list rows for fields that no longer exist"
+
+
+def test_vllm_batch_default_citations_say_what_vllm_v1_does():
+    """MD1 1: vLLM V1's get_batch_defaults gives an OpenAI server on a >= 70 GiB non-A100 GPU 8192 tokens and 1024
+    sequences, 2048 / 256 otherwise (A100s included): max_batch 256 is V0's default, an assumption for V1."""
+    from dcsim.scenario.node import NodeSpec
+    from dcsim.scenario.serving import ServingSpec
+    f = NodeSpec.model_fields
+    assert f["max_batch"].default == 256 and f["max_batched_tokens"].default == 8192
+    mb = f["max_batch"].description
+    assert "assumption" in mb and "1024" in mb and "V0" in mb
+    assert "A100: 2048" in f["max_batched_tokens"].description
+    assert "V1" in ServingSpec.model_fields["kv_watermark"].description

@@ -277,11 +277,13 @@ class NodeSpec(Spec):
     gpus_per_node: int | None = Field(None, ge=1)
     tensor_parallel: int | None = Field(None, ge=1)
     profile: str | None = None
-    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; source: vLLM's "
-                           "max_num_seqs default 256 (vllm/engine/arg_utils.py, EngineArgs)")
+    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; assumption (vLLM V0 "
+                           "EngineArgs default max_num_seqs 256; V1 on >= 70 GiB non-A100 GPUs uses 1024, "
+                           "vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults)")
     max_batched_tokens: int = Field(8192, ge=1, description="token budget of an iteration; source: vLLM V1's "
                                     "max_num_batched_tokens default 8192 for the OpenAI API server on GPUs with "
-                                    ">= 70 GiB (H100, MI300X) (vllm/engine/arg_utils.py, EngineArgs._set_default_args)")
+                                    ">= 70 GiB whose name lacks 'a100' (H100, MI300X); A100: 2048 in vLLM V1 "
+                                    "(vllm/engine/arg_utils.py, EngineArgs._set_default_args/get_batch_defaults)")
     power_cap: quantity("power", gt=0) | None = None
     # MoE models: routed experts spread whole over the replica's GPUs (vLLM --enable-expert-parallel),
     # rather than each sharded over them; None: the layout the calibration was measured with (sharded
