@@ -201,3 +201,18 @@ def test_vllm_batch_default_citations_say_what_vllm_v1_does():
     assert "assumption" in mb and "1024" in mb and "V0" in mb
     assert "A100: 2048" in f["max_batched_tokens"].description
     assert "V1" in ServingSpec.model_fields["kv_watermark"].description
+
+
+def test_derived_host_maximum_is_not_recorded_as_given():
+    """MD1 2: the derived non_gpu_max_w was marked user-set, so a spec dumped (exclude_unset, as plan/sweeps do) and
+    re-validated with another tdp_w kept the old host maximum (3142 W) where a fresh spec derives its own (3942 W)."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import GpuSpec
+    h = _inline_copy(gpu_catalog()["H100-SXM"])
+    assert h.server.non_gpu_max_w == __import__("pytest").approx(3142, abs=1)
+    assert "non_gpu_max_w" not in h.server.model_fields_set
+    raw = h.model_dump(mode="json", exclude_unset=True)
+    raw["tdp_w"] = 600.0
+    again = GpuSpec.model_validate(raw)
+    fresh = GpuSpec.model_validate({**h.model_dump(exclude={"server"}), "tdp_w": 600.0})
+    assert again.server.non_gpu_max_w == fresh.server.non_gpu_max_w == __import__("pytest").approx(3942, abs=1)

@@ -127,7 +127,9 @@ class GpuSpec(Spec):
                                  f"{sv.psu_efficiency:g} - {sv.gpus_per_node} x tdp_w {self.tdp_w:g} W, below "
                                  f"non_gpu_idle_w ({sv.non_gpu_idle_w:g} W): give the server block with the vendor's "
                                  "maximum system power (server.server_max_w) or non_gpu_max_w")
-            sv = sv.model_copy(update={"non_gpu_max_w": host})
+            # derived, not given: model_copy(update=) would mark the field user-set, and a spec dumped with
+            # exclude_unset then re-validated with another tdp_w would keep this host maximum
+            sv = sv.model_construct(_fields_set=set(given), **{**dict(sv), "non_gpu_max_w": host})
             object.__setattr__(self, "server", sv)  # frozen spec: set once, inside its own validation
         full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
         if full > sv.server_max_w * (1 + 1e-9):
