@@ -147,9 +147,11 @@ def test_calibrate_recomputes_shipped_profile(name):
         elif k not in p["uncertainty"]:   # fixed: exactly the shipped value (a value not written reads 0)
             assert new["params"].get(k, 0.0) == p["params"].get(k, 0.0), k
         elif any(ident):  # identified by one fit only (its flag at the threshold's edge, _same_warnings): once never
-            # compared; now within two of the identifying fit's data-only standard errors
+            # compared; now within two of the identifying fit's data-only standard errors, at most 25 % (a
+            # standard error near 50 % would let the check pass a parameter moved by +-100 %)
             rel = max((q["uncertainty"][k]["rel_se_data"] for q, i in zip((p, new), ident) if i))
-            assert new["params"][k] == pytest.approx(p["params"][k], rel=2 * rel, abs=1e-4 * scale.get(k, 1.0)), k
+            assert new["params"][k] == pytest.approx(p["params"][k], rel=min(2 * rel, 0.25),
+                                                     abs=1e-4 * scale.get(k, 1.0)), k
     for k, v in p["fit"].items():
         tol = 1.0 if k.startswith("mape") else 3.5 if k.startswith("max_err") else 0.0
         assert new["fit"][k] == pytest.approx(v, abs=tol), k

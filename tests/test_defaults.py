@@ -89,9 +89,7 @@ def test_default_server_refuses_a_gpu_it_cannot_hold():
 
 
 def test_serving_and_node_defaults_have_one_home():
-    """AUC 8: the token budget, the roofline exponent, the latency reservoir and the TP check read one constant."""
-    import ast
-    import pathlib
+    """AUC 8: the token budget, the latency reservoir and the TP check read one constant."""
     from dcsim.node import perf
     from dcsim.serving.metrics import ServingMetrics
     from dcsim.scenario.node import NodeSpec, ServerSpec
@@ -100,12 +98,22 @@ def test_serving_and_node_defaults_have_one_home():
     assert _default(perf.steady_mix, "chunk_tokens") == NodeSpec().max_batched_tokens
     assert _default(perf.tensor_parallel_problem, "gpus_per_node") == ServerSpec().gpus_per_node
     assert _default(ServingMetrics.__init__, "sample_size") == ServingSpec().latency_sample_size
-    assert perf.PerfParams(0.5, 0.5, 0.0, 0.0).overlap_p == perf.DEFAULT_OVERLAP_P
-    # a profile without overlap_p runs on the same exponent (node/model.py reads the constant, no literal)
-    src = pathlib.Path(perf.__file__).with_name("model.py").read_text()
-    gets = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "get"
-            and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value == "overlap_p"]
-    assert gets and all(isinstance(g.args[1], ast.Name) and g.args[1].id == "DEFAULT_OVERLAP_P" for g in gets)
+
+
+
+def test_a_profile_without_overlap_p_runs_on_perf_params_default():
+    """A profile that does not state its roofline exponent is read with PerfParams' own default (one home), and one
+    that states it keeps its own (MD1 4: replaces checks true by construction and a scan of model.py's source)."""
+    import dataclasses
+    from dcsim.node import perf
+    from dcsim.node.catalog import load_profile
+    from dcsim.node.model import _params_from_profile
+    default = {f.name: f.default for f in dataclasses.fields(perf.PerfParams)}["overlap_p"]
+    prof = load_profile("H100-SXM_llama-3.1-70b_bf16_tp4")
+    mine = {**prof, "params": {k: v for k, v in prof["params"].items() if k != "overlap_p"}}
+    assert _params_from_profile(mine)[0].overlap_p == default
+    own = {**prof, "params": {**mine["params"], "overlap_p": default + 1.5}}
+    assert _params_from_profile(own)[0].overlap_p == default + 1.5
 
 
 def test_thermal_and_grid_defaults_have_one_home():
