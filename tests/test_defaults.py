@@ -139,62 +139,89 @@ def test_fixed_load_default_is_the_spec_fraction():
 
 
 #: numeric scenario defaults that need no source: they switch a feature off or change nothing (identity), or are a
-#: user's choice with no physical meaning. Each with its reason; every other numeric field default must say its
-#: source ([TAG], "source") or that it is an assumption in its description (AUC 9).
+#: user's choice with no physical meaning. Each with the neutral value it must still hold (a row whose default moves
+#: to a physical number needs a source then) and its reason; every other numeric field default, lists included, must
+#: say its source ([TAG] of docs/sources.md, "source") or that it is an assumption in its description (AUC 9).
 NEUTRAL_DEFAULTS = {
-    "RackPowerSpec.derate": "sourced: NEC (NFPA 70) 210.20(A)/215.3 cited in the description",
-    "TrimChillerSpec.derate_per_k": "refused when given: the liquid spec's derate_per_k applies",
-    "ServingSpec.min_headroom_w": "off: no power headroom reserved",
-    "RackGroupSpec.count": "the user's choice: one rack group of one rack",
-    "Scenario.seed": "the user's choice: any seed",
-    "PueCurveSpec.per_k": "off: no weather dependence",
-    "AirsideEconomizerSpec.trim_capacity_fraction": "identity: a full-size trim (0 = chiller-less)",
-    "SyntheticWeatherSpec.noise_std": "off: deterministic cosines",
-    "CsvWeatherSpec.offset": "identity: the file's own time",
-    "NodeFailuresSpec.shape": "identity: Weibull k = 1 is the exponential",
-    "HeatWaveSpec.ramp": "off: a step change",
-    "ModelSpec.n_experts": "off: a dense model",
-    "ModelSpec.experts_per_token": "off: a dense model",
-    "ModelSpec.expert_params": "off: a dense model",
-    "ModelSpec.local_layers": "off: every layer attends to the whole context",
-    "LeverSpec.kv_compression": "off: lever not applied",
-    "LeverSpec.sparse_attention": "off: lever not applied",
-    "LeverSpec.layer_skip": "off: lever not applied",
-    "DiurnalArrivalSpec.period": "definition: one day",
-    "TraceArrivalSpec.time_scale": "identity: the trace's own time",
-    "TraceArrivalSpec.rate_scale": "identity: the trace's own rate",
-    "TraceArrivalSpec.start_offset": "identity: the trace's own start",
-    "RequestClassSpec.share": "identity: a single class takes every arrival",
-    "*.scale": "identity: the arrival rate as given",
+    "TrimChillerSpec.derate_per_k": (0.015, "refused when given: the liquid spec's derate_per_k applies"),
+    "ServingSpec.min_headroom_w": (0.0, "off: no power headroom reserved"),
+    "RackGroupSpec.count": (1, "the user's choice: one rack group of one rack"),
+    "Scenario.seed": (0, "the user's choice: any seed"),
+    "PueCurveSpec.per_k": (0.0, "off: no weather dependence"),
+    "AirsideEconomizerSpec.trim_capacity_fraction": (1.0, "identity: a full-size trim (0 = chiller-less)"),
+    "SyntheticWeatherSpec.noise_std": (0.0, "off: deterministic cosines"),
+    "CsvWeatherSpec.offset": (0.0, "identity: the file's own time"),
+    "NodeFailuresSpec.shape": (1.0, "identity: Weibull k = 1 is the exponential"),
+    "HeatWaveSpec.ramp": (0.0, "off: a step change"),
+    "ModelSpec.n_experts": (0, "off: a dense model"),
+    "ModelSpec.experts_per_token": (0, "off: a dense model"),
+    "ModelSpec.expert_params": (0.0, "off: a dense model"),
+    "ModelSpec.local_layers": (0, "off: every layer attends to the whole context"),
+    "LeverSpec.kv_compression": (1.0, "off: lever not applied"),
+    "LeverSpec.sparse_attention": (1.0, "off: lever not applied"),
+    "LeverSpec.layer_skip": (1.0, "off: lever not applied"),
+    "DiurnalArrivalSpec.period": (86400.0, "definition: one day"),
+    "TraceArrivalSpec.time_scale": (1.0, "identity: the trace's own time"),
+    "TraceArrivalSpec.rate_scale": (1.0, "identity: the trace's own rate"),
+    "TraceArrivalSpec.start_offset": (0.0, "identity: the trace's own start"),
+    "RequestClassSpec.share": (1.0, "identity: a single class takes every arrival"),
+    "*.scale": (1.0, "identity: the arrival rate as given"),
 }
 
 
 def _numeric_scenario_defaults():
+    """``(class, field, default, description)`` of every scenario spec field whose default is a number or a list of
+    numbers (a ``default_factory`` list, such as PueCurveSpec.load)."""
     import importlib
     import pkgutil
     from pydantic import BaseModel
     import dcsim.scenario as S
     mods = [S] + [importlib.import_module("dcsim.scenario." + m.name) for m in pkgutil.iter_modules(S.__path__)]
     seen = set()
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     for m in mods:
         for c in vars(m).values():
             if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__.startswith("dcsim.scenario") \
                     and c not in seen:
                 seen.add(c)
                 for f, fi in c.model_fields.items():
-                    if isinstance(fi.default, (int, float)) and not isinstance(fi.default, bool):
-                        yield c.__name__, f, fi.description or ""
+                    v = fi.default
+                    if fi.default_factory is not None:
+                        try:
+                            v = fi.default_factory()
+                        except TypeError:  # a factory that takes the validated data
+                            continue
+                    if num(v) or (isinstance(v, (list, tuple)) and v and all(num(x) for x in v)):
+                        yield c.__name__, f, v, fi.description or ""
+
+
+def _source_keys():
+    """The tags docs/sources.md defines (each ``**[KEY]**``, and each key of a ``**[A]/[B]**`` group)."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
+    return {k for group in re.findall(r"\*\*((?:\[[^\]]+\]/?)+)\*\*", text) for k in re.findall(r"\[([^\]]+)\]", group)}
 
 
 def test_every_numeric_scenario_default_carries_a_source_or_an_assumption_mark():
     import re
-    tag = re.compile(r"\[[A-Za-z][A-Za-z0-9\-_ ]*\]|\bsource\b|\bassumption\b", re.I)
+    tag = re.compile(r"\[([A-Za-z][A-Za-z0-9\-_ ]*)\]")
+    word = re.compile(r"\bsource\b|\bassumption\b", re.I)
     found = list(_numeric_scenario_defaults())
-    assert len(found) > 100  # the scan sees the specs (2026-12-05: 161 numeric defaults)
-    bare = [f"{c}.{f}" for c, f, d in found if not tag.search(d)
-            and f"{c}.{f}" not in NEUTRAL_DEFAULTS and f"*.{f}" not in NEUTRAL_DEFAULTS]
+    assert len(found) > 100  # the scan sees the specs (2026-12-05: 161 numeric defaults, 4 lists)
+    assert any(isinstance(v, list) for _, _, v, _ in found)  # lists scanned too (PueCurveSpec.load)
+
+    def row(c, f):
+        return NEUTRAL_DEFAULTS.get(f"{c}.{f}") or NEUTRAL_DEFAULTS.get(f"*.{f}")
+
+    bare = [f"{c}.{f}" for c, f, _, d in found if not (tag.search(d) or word.search(d)) and row(c, f) is None]
     assert not bare, f"numeric defaults with no source, [TAG] or 'assumption' in their description: {bare}"
-    names = {f"{c}.{f}" for c, f, _ in found} | {f"*.{f}" for _, f, _ in found}
+    moved = [(f"{c}.{f}", v, row(c, f)[0]) for c, f, v, _ in found if row(c, f) is not None and v != row(c, f)[0]]
+    assert not moved, f"allow-listed defaults no longer their neutral value (give them a source): {moved}"
+    keys = _source_keys()
+    unknown = sorted({f"{c}.{f}: [{t}]" for c, f, _, d in found for t in tag.findall(d) if t not in keys})
+    assert not unknown, f"tags that docs/sources.md does not define: {unknown}"
+    names = {f"{c}.{f}" for c, f, _, _ in found} | {f"*.{f}" for _, f, _, _ in found}
     assert not set(NEUTRAL_DEFAULTS) - names, "allow-list rows for fields that no longer exist"
 
 
