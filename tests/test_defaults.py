@@ -251,3 +251,15 @@ def test_derived_host_maximum_is_not_recorded_as_given():
     again = GpuSpec.model_validate(raw)
     fresh = GpuSpec.model_validate({**h.model_dump(exclude={"server"}), "tdp_w": 600.0})
     assert again.server.non_gpu_max_w == fresh.server.non_gpu_max_w == __import__("pytest").approx(3942, abs=1)
+
+
+def test_hold_limit_and_a100_citations_say_what_their_sources_say():
+    """MD1 6: the OpenAI SDK's 600 s is per attempt and it retries twice (src/openai/_constants.py), so abandonment
+    at 600 s is an assumption; the A100 datasheet's reproductions do not all agree on every figure (TechPowerUp: HBM2e)."""
+    import pathlib
+    from dcsim.scenario import ControllerSpec
+    d = ControllerSpec.model_fields["hold_limit"].description
+    assert "src/openai/_constants.py" in d and "per attempt" in d and "DEFAULT_MAX_RETRIES = 2" in d
+    assert "abandonment" in d and "assumption" in d
+    src = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
+    assert "agree on every one" not in src and "HBM2e" in src
