@@ -81,7 +81,7 @@ def test_default_server_refuses_a_gpu_it_cannot_hold():
     from pydantic import ValidationError
     from dcsim.node.catalog import gpu_catalog
     b = gpu_catalog()["B200"]
-    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w"):
+    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w.*name the catalog GPU it copies \\(gpu: B200"):
         _inline_copy(b)
     with pytest.raises(ValidationError, match=r"server.server_max_w: the default \(the DGX H100's\) 10200 W is below"):
         _inline_copy(b, non_gpu_max_w=2000.0)

@@ -23,6 +23,11 @@ Precision = Literal["bf16", "fp8", "int4"]
 FULL_LOAD_FRACTION = (8.48 / 10.2) ** 0.5
 
 
+#: the board power the default server (the catalog's DGX H100, [DGXH100]) is sized for: 8 x 700 W H100 SXM
+#: (dcsim/data/gpus.yaml H100-SXM tdp_w)
+DEFAULT_SERVER_TDP_W = 700.0
+
+
 def full_load_non_gpu_max_w(server_max_w: float, psu_efficiency: float, gpus_per_node: int, tdp_w: float) -> float:
     """Host (non-GPU) maximum DC power in W by the full-load rule [D]: wall F = FULL_LOAD_FRACTION x server_max_w,
     so non_gpu_max_w = F x psu_efficiency - gpus_per_node x tdp_w, rounded to the watt as the catalog's
@@ -126,7 +131,8 @@ class GpuSpec(Spec):
                                  f"{FULL_LOAD_FRACTION:.3f} x {srv} {sv.server_max_w:g} W x psu_efficiency "
                                  f"{sv.psu_efficiency:g} - {sv.gpus_per_node} x tdp_w {self.tdp_w:g} W, below "
                                  f"non_gpu_idle_w ({sv.non_gpu_idle_w:g} W): give the server block with the vendor's "
-                                 "maximum system power (server.server_max_w) or non_gpu_max_w")
+                                 "maximum system power (server.server_max_w) or non_gpu_max_w, or name the catalog "
+                                 "GPU it copies (gpu: B200; dcsim/data/gpus.yaml), whose server is sourced")
             # derived, not given: model_copy(update=) would mark the field user-set, and a spec dumped with
             # exclude_unset then re-validated with another tdp_w would keep this host maximum
             sv = sv.model_construct(_fields_set=set(given), **{**dict(sv), "non_gpu_max_w": host})
@@ -268,6 +274,23 @@ class LeverSpec(Spec):
     sparse_attention: quantity("fraction", gt=0, le=1) = 1.0
     speculative: SpeculativeSpec | None = None
     layer_skip: quantity("fraction", gt=0, le=1) = 1.0
+
+
+def default_server_warning(gpu: GpuSpec) -> str | None:
+    """A warning for an inline GPU on the default server (no ``server.server_max_w``) whose ``tdp_w`` is not the
+    DGX H100's 700 W the default is sized for: its host maximum is derived from a chassis built for other boards (a
+    900 W board: 8 x 900 W leave a 1,542 W host where the catalog's B200 server has 4,256 W), so its wall power is
+    not any real server's. None otherwise (a catalog GPU, a server_max_w given, a 700 W board)."""
+    sv = gpu.server
+    if "server_max_w" in sv.model_fields_set or gpu.tdp_w == DEFAULT_SERVER_TDP_W:
+        return None
+    derived = "non_gpu_max_w" not in sv.model_fields_set
+    host = (f"its host maximum is derived as {sv.non_gpu_max_w:,.0f} W" if derived
+            else f"with non_gpu_max_w {sv.non_gpu_max_w:,.0f} W")
+    return (f"the GPU {gpu.name!r} ({gpu.tdp_w:g} W) runs on the default server, the DGX H100's "
+            f"({sv.server_max_w:,.0f} W for {sv.gpus_per_node} x {DEFAULT_SERVER_TDP_W:g} W boards): {host}, not any "
+            "real server's; give its server block with the vendor's maximum system power (server.server_max_w), or "
+            "name the catalog GPU it copies (gpu: B200, MI300X; dcsim/data/gpus.yaml), whose server is sourced")
 
 
 class NodeSpec(Spec):
