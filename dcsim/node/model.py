@@ -717,9 +717,14 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
     its own and :func:`context_band`, a lower bound.
 
+    ``calibration`` is :func:`calibration_record`'s record: this reads its keys (``measured_batch_max``,
+    ``measured_prompt_max`` / ``measured_context_max``, ``measured_cap_min_frac``, ``error_band_pct``,
+    ``in_range_status``, ``meaning``) and returns a copy with the workload's keys added.
+
     ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`) over ``tdp_w``: a limit below the
-    record's ``measured_cap_min_frac`` (:func:`cap_floor`: the GPU's shipped figure, 0.7 x TDP on H100, 1.0 elsewhere;
-    a profile the scenario names, the lowest cap its own rows measured when it says; ``cap_min_of`` says which) sets
+    record's ``measured_cap_min_frac`` (:func:`cap_floor`: a profile measured on this GPU, the lowest cap its own rows
+    measured when it says, 0.7 x TDP for the shipped H100 profiles, 1.0 without cap rows; else the GPU's shipped
+    figure; ``cap_min_of`` says which) sets
     ``cap_extrapolated`` (``limit_w`` and ``limit_frac_tdp`` say how far) and leaves the record with no error band
     (``error_band_pct`` figures None, as an extrapolated batch
     states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
