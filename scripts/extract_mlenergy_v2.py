@@ -89,12 +89,23 @@ def dup_factors(repo: Path) -> dict[tuple[str, int], tuple[int, str]]:
     out: dict[tuple[str, int], tuple[int, str]] = {}
     for n in (1, 2, 4, 8):
         f = f"{QUEUES}/queue_{n}gpu.yaml"
-        dup, where = None, None
-        for i, line in enumerate(show(repo, f).splitlines(), start=1):
-            if "--data-dup-factor" in line:
-                dup, where = int(line.split("--data-dup-factor")[1].split()[0].strip('"')), f"{f} line {i}"
-            elif line.strip().startswith("- ") and "/" in line and dup is not None:
-                out[(line.strip()[2:].strip(), n)] = (dup, where)
+        out.update(parse_dup_factors(show(repo, f), n, f))
+    return out
+
+
+def parse_dup_factors(text: str, n: int, f: str) -> dict[tuple[str, int], tuple[int, str]]:
+    """``(model, n) -> (data-dup-factor, "f line N")`` from one queue file's ``text`` (:func:`dup_factors`): the
+    factor is reset at each ``- command:`` entry, so the models of an entry whose command gives none are absent
+    rather than given the previous entry's factor."""
+    out: dict[tuple[str, int], tuple[int, str]] = {}
+    dup, where = None, None
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith("- command:"):
+            dup, where = None, None
+        if "--data-dup-factor" in line:
+            dup, where = int(line.split("--data-dup-factor")[1].split()[0].strip('"')), f"{f} line {i}"
+        elif line.strip().startswith("- ") and "/" in line and dup is not None:
+            out[(line.strip()[2:].strip(), n)] = (dup, where)
     return out
 
 

@@ -147,9 +147,11 @@ def test_calibrate_recomputes_shipped_profile(name):
         elif k not in p["uncertainty"]:   # fixed: exactly the shipped value (a value not written reads 0)
             assert new["params"].get(k, 0.0) == p["params"].get(k, 0.0), k
         elif any(ident):  # identified by one fit only (its flag at the threshold's edge, _same_warnings): once never
-            # compared; now within two of the identifying fit's data-only standard errors
+            # compared; now within two of the identifying fit's data-only standard errors, at most 25 % (a
+            # standard error near 50 % would let the check pass a parameter moved by +-100 %)
             rel = max((q["uncertainty"][k]["rel_se_data"] for q, i in zip((p, new), ident) if i))
-            assert new["params"][k] == pytest.approx(p["params"][k], rel=2 * rel, abs=1e-4 * scale.get(k, 1.0)), k
+            assert new["params"][k] == pytest.approx(p["params"][k], rel=min(2 * rel, 0.25),
+                                                     abs=1e-4 * scale.get(k, 1.0)), k
     for k, v in p["fit"].items():
         tol = 1.0 if k.startswith("mape") else 3.5 if k.startswith("max_err") else 0.0
         assert new["fit"][k] == pytest.approx(v, abs=tol), k
@@ -930,3 +932,26 @@ def test_transferred_block_scaled_fp8_takes_the_left_out_own_energy_band():
         chan = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", precision="fp8", tensor_parallel=4)).calibration
         assert chan["error_band_pct"]["j_per_tok_pct"] < own and "block-scaled" not in chan["meaning"]
     assert own_energy_band(pools["A100-SXM4-80GB"]) is None
+
+
+def test_v2_extraction_resets_the_dup_factor_at_each_queue_entry(monkeypatch):
+    """MD1 8: a queue file's second ``- command:`` entry whose command gives no --data-dup-factor lists models that
+    must not inherit the first entry's factor (nor its command line be read as a model)."""
+    import importlib.util
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # it imports extract_mlenergy, as when run from scripts/
+    spec = importlib.util.spec_from_file_location("extract_mlenergy_v2", REPO / "scripts" / "extract_mlenergy_v2.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = "\n".join([
+        "- command:",
+        "  - python scripts/benchmark_one_model.py --data-dup-factor 2",
+        "  model:",
+        "  - meta-llama/Llama-2-7b-chat-hf",
+        "- command:",
+        "  - python scripts/benchmark_one_model.py",
+        "  model:",
+        "  - mistralai/Mistral-7B-Instruct-v0.2",
+    ])
+    monkeypatch.setattr(mod, "show", lambda repo, f: text if f.endswith("queue_1gpu.yaml") else "")
+    out = mod.dup_factors(REPO)
+    assert out == {("meta-llama/Llama-2-7b-chat-hf", 1): (2, f"{mod.QUEUES}/queue_1gpu.yaml line 2")}

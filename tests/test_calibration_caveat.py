@@ -709,7 +709,7 @@ def test_a_board_limit_below_the_measured_caps_travels_as_extrapolated_cap(tmp_p
     (c,) = r.report["provenance"]["calibration"]
     assert c["cap_extrapolated"] is True and c["error_band_pct"]["j_per_tok_pct"] is None
     (w,) = [w for w in r.report["warnings"] if "board limit of 300 W per GPU" in w]
-    assert "no capped B200 is measured" in w and "±" not in w and "no error band is measured" in w
+    assert "the rows of its profile B200_llama-3.1-70b_bf16_tp2 hold no capped measurement" in w and "±" not in w and "no error band is measured" in w
     assert "clock^γ (γ an assumption, no capped measurement)" in w and "Extrapolated power cap" in w
     head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "EXTRAPOLATED CAP" in head and "UNCALIBRATED" not in head

@@ -92,7 +92,7 @@ def test_a_user_profile_without_cap_rows_is_not_judged_by_the_shipped_ones(tmp_p
     sc["racks"][0]["node"]["power_cap"] = 0.7 * 700.0
     shipped = build_models(load_scenario(sc)).groups[0].node.calibration
     assert shipped["cap_extrapolated"] is False and shipped["measured_cap_min_frac"] == 0.7
-    assert shipped["cap_min_of"] == "gpu"
+    assert shipped["cap_min_of"] == "profile"  # its own fit's 0.7, the GPU's figure too
 
 
 def test_an_older_user_profile_says_what_it_can(tmp_path):
@@ -276,7 +276,7 @@ def test_a_shipped_profile_is_judged_by_its_own_cap_rows_clock():
     assert floors["H100-SXM_llama-3.1-70b_bf16_tp4"] == (0.6995, "profile")
     assert floors["H100-SXM_gemma-3-27b_bf16_tp2"] == (0.7404, "profile") and 0.7404 > measured_clock_frac("H100-SXM")
     assert floors["B200_llama-3.1-70b_bf16_tp2"] == (1.0, "profile")
-    assert cap_floor(load_profile("H100-SXM_gemma-3-27b_bf16_tp2"), "H100-SXM", named=False) == (0.7, "gpu")
+    assert cap_floor(load_profile("H100-SXM_gemma-3-27b_bf16_tp2"), "H100-SXM") == (0.7, "profile")
     sc = small_scenario(duration="1 h")
     sc["racks"][0]["node"].update(model="gemma-3-27b", tensor_parallel=2)
     c = build_models(load_scenario(sc)).groups[0].node.calibration
@@ -297,10 +297,30 @@ def test_an_older_pooled_fit_with_cap_rows_at_an_unstated_level_takes_the_gpus_f
     old = yaml.safe_load(path.read_text())
     assert old["gamma_source"].startswith("fitted to cap rows") and not old.get("cap_points")
     assert "min_cap_frac" not in old and "min_clock_frac" not in old
-    assert cap_floor(old, "H100-SXM", named=True) == (0.7, "gpu") and clock_floor(old, "H100-SXM") == (0.6897, "gpu")
+    assert cap_floor(old, "H100-SXM") == (0.7, "gpu") and clock_floor(old, "H100-SXM") == (0.6897, "gpu")
     sc = small_scenario(duration="1 h")
     sc["racks"][0]["node"]["profile"] = str(path)
     c = build_models(load_scenario(sc)).groups[0].node.calibration
     assert c["status"] == "user-pool" and (c["measured_cap_min_frac"], c["cap_min_of"]) == (0.7, "gpu")
     assert (c["measured_clock_min"], c["clock_min_of"]) == (0.6897, "gpu")
     assert clock_floor(load_profile("H100-SXM_llama-3.1-70b_bf16_tp4"), "H200") == (1.0, "gpu")
+
+
+def test_both_floors_follow_one_rule_for_a_profile_of_another_gpu():
+    """MD1 3: cap and clock floors read a profile's own only where it was measured. An H100 profile named on a B200
+    measured its cap rows on the H100: both floors are the B200's (until December 2026 the cap floor said 0.7
+    'profile' while the clock floor said 1.0 'gpu'). GPU names compare as the catalog does ('_' read as '-')."""
+    from dcsim.node.catalog import load_profile, measured_cap_frac, norm_gpu
+    from dcsim.node.model import _mismatch, cap_floor, clock_floor
+
+    h = load_profile("H100-SXM_llama-3.1-70b_bf16_tp4")
+    assert cap_floor(h, "B200") == (measured_cap_frac("B200"), "gpu") == (1.0, "gpu")
+    assert clock_floor(h, "B200")[1] == "gpu"
+    assert cap_floor(h, "h100_sxm") == (0.7, "profile") and clock_floor(h, "h100_sxm")[1] == "profile"
+    assert norm_gpu(" H100_SXM ") == "h100-sxm"
+    assert _mismatch(h, "h100_sxm", h["model"], h["precision"], h["tensor_parallel"]) == []
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update(gpu="B200", tensor_parallel=4, profile=str(__import__("dcsim.node.catalog",
+                                  fromlist=["PROFILE_DIR"]).PROFILE_DIR / "H100-SXM_llama-3.1-70b_bf16_tp4.yaml"))
+    c = build_models(load_scenario(sc)).groups[0].node.calibration
+    assert (c["measured_cap_min_frac"], c["cap_min_of"]) == (1.0, "gpu")

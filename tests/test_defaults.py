@@ -81,7 +81,7 @@ def test_default_server_refuses_a_gpu_it_cannot_hold():
     from pydantic import ValidationError
     from dcsim.node.catalog import gpu_catalog
     b = gpu_catalog()["B200"]
-    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w"):
+    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w.*name the catalog GPU it copies \\(gpu: B200"):
         _inline_copy(b)
     with pytest.raises(ValidationError, match=r"server.server_max_w: the default \(the DGX H100's\) 10200 W is below"):
         _inline_copy(b, non_gpu_max_w=2000.0)
@@ -89,9 +89,7 @@ def test_default_server_refuses_a_gpu_it_cannot_hold():
 
 
 def test_serving_and_node_defaults_have_one_home():
-    """AUC 8: the token budget, the roofline exponent, the latency reservoir and the TP check read one constant."""
-    import ast
-    import pathlib
+    """AUC 8: the token budget, the latency reservoir and the TP check read one constant."""
     from dcsim.node import perf
     from dcsim.serving.metrics import ServingMetrics
     from dcsim.scenario.node import NodeSpec, ServerSpec
@@ -100,12 +98,22 @@ def test_serving_and_node_defaults_have_one_home():
     assert _default(perf.steady_mix, "chunk_tokens") == NodeSpec().max_batched_tokens
     assert _default(perf.tensor_parallel_problem, "gpus_per_node") == ServerSpec().gpus_per_node
     assert _default(ServingMetrics.__init__, "sample_size") == ServingSpec().latency_sample_size
-    assert perf.PerfParams(0.5, 0.5, 0.0, 0.0).overlap_p == perf.DEFAULT_OVERLAP_P
-    # a profile without overlap_p runs on the same exponent (node/model.py reads the constant, no literal)
-    src = pathlib.Path(perf.__file__).with_name("model.py").read_text()
-    gets = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "get"
-            and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value == "overlap_p"]
-    assert gets and all(isinstance(g.args[1], ast.Name) and g.args[1].id == "DEFAULT_OVERLAP_P" for g in gets)
+
+
+
+def test_a_profile_without_overlap_p_runs_on_perf_params_default():
+    """A profile that does not state its roofline exponent is read with PerfParams' own default (one home), and one
+    that states it keeps its own (MD1 4: replaces checks true by construction and a scan of model.py's source)."""
+    import dataclasses
+    from dcsim.node import perf
+    from dcsim.node.catalog import load_profile
+    from dcsim.node.model import _params_from_profile
+    default = {f.name: f.default for f in dataclasses.fields(perf.PerfParams)}["overlap_p"]
+    prof = load_profile("H100-SXM_llama-3.1-70b_bf16_tp4")
+    mine = {**prof, "params": {k: v for k, v in prof["params"].items() if k != "overlap_p"}}
+    assert _params_from_profile(mine)[0].overlap_p == default
+    own = {**prof, "params": {**mine["params"], "overlap_p": default + 1.5}}
+    assert _params_from_profile(own)[0].overlap_p == default + 1.5
 
 
 def test_thermal_and_grid_defaults_have_one_home():
@@ -131,60 +139,127 @@ def test_fixed_load_default_is_the_spec_fraction():
 
 
 #: numeric scenario defaults that need no source: they switch a feature off or change nothing (identity), or are a
-#: user's choice with no physical meaning. Each with its reason; every other numeric field default must say its
-#: source ([TAG], "source") or that it is an assumption in its description (AUC 9).
+#: user's choice with no physical meaning. Each with the neutral value it must still hold (a row whose default moves
+#: to a physical number needs a source then) and its reason; every other numeric field default, lists included, must
+#: say its source ([TAG] of docs/sources.md, "source") or that it is an assumption in its description (AUC 9).
 NEUTRAL_DEFAULTS = {
-    "RackPowerSpec.derate": "sourced: NEC (NFPA 70) 210.20(A)/215.3 cited in the description",
-    "TrimChillerSpec.derate_per_k": "refused when given: the liquid spec's derate_per_k applies",
-    "ServingSpec.min_headroom_w": "off: no power headroom reserved",
-    "RackGroupSpec.count": "the user's choice: one rack group of one rack",
-    "Scenario.seed": "the user's choice: any seed",
-    "PueCurveSpec.per_k": "off: no weather dependence",
-    "AirsideEconomizerSpec.trim_capacity_fraction": "identity: a full-size trim (0 = chiller-less)",
-    "SyntheticWeatherSpec.noise_std": "off: deterministic cosines",
-    "CsvWeatherSpec.offset": "identity: the file's own time",
-    "NodeFailuresSpec.shape": "identity: Weibull k = 1 is the exponential",
-    "HeatWaveSpec.ramp": "off: a step change",
-    "ModelSpec.n_experts": "off: a dense model",
-    "ModelSpec.experts_per_token": "off: a dense model",
-    "ModelSpec.expert_params": "off: a dense model",
-    "ModelSpec.local_layers": "off: every layer attends to the whole context",
-    "LeverSpec.kv_compression": "off: lever not applied",
-    "LeverSpec.sparse_attention": "off: lever not applied",
-    "LeverSpec.layer_skip": "off: lever not applied",
-    "DiurnalArrivalSpec.period": "definition: one day",
-    "TraceArrivalSpec.time_scale": "identity: the trace's own time",
-    "TraceArrivalSpec.rate_scale": "identity: the trace's own rate",
-    "TraceArrivalSpec.start_offset": "identity: the trace's own start",
-    "RequestClassSpec.share": "identity: a single class takes every arrival",
-    "*.scale": "identity: the arrival rate as given",
+    "TrimChillerSpec.derate_per_k": (0.015, "refused when given: the liquid spec's derate_per_k applies"),
+    "ServingSpec.min_headroom_w": (0.0, "off: no power headroom reserved"),
+    "RackGroupSpec.count": (1, "the user's choice: one rack group of one rack"),
+    "Scenario.seed": (0, "the user's choice: any seed"),
+    "PueCurveSpec.per_k": (0.0, "off: no weather dependence"),
+    "AirsideEconomizerSpec.trim_capacity_fraction": (1.0, "identity: a full-size trim (0 = chiller-less)"),
+    "SyntheticWeatherSpec.noise_std": (0.0, "off: deterministic cosines"),
+    "CsvWeatherSpec.offset": (0.0, "identity: the file's own time"),
+    "NodeFailuresSpec.shape": (1.0, "identity: Weibull k = 1 is the exponential"),
+    "HeatWaveSpec.ramp": (0.0, "off: a step change"),
+    "ModelSpec.n_experts": (0, "off: a dense model"),
+    "ModelSpec.experts_per_token": (0, "off: a dense model"),
+    "ModelSpec.expert_params": (0.0, "off: a dense model"),
+    "ModelSpec.local_layers": (0, "off: every layer attends to the whole context"),
+    "LeverSpec.kv_compression": (1.0, "off: lever not applied"),
+    "LeverSpec.sparse_attention": (1.0, "off: lever not applied"),
+    "LeverSpec.layer_skip": (1.0, "off: lever not applied"),
+    "DiurnalArrivalSpec.period": (86400.0, "definition: one day"),
+    "TraceArrivalSpec.time_scale": (1.0, "identity: the trace's own time"),
+    "TraceArrivalSpec.rate_scale": (1.0, "identity: the trace's own rate"),
+    "TraceArrivalSpec.start_offset": (0.0, "identity: the trace's own start"),
+    "RequestClassSpec.share": (1.0, "identity: a single class takes every arrival"),
+    "*.scale": (1.0, "identity: the arrival rate as given"),
 }
 
 
 def _numeric_scenario_defaults():
+    """``(class, field, default, description)`` of every scenario spec field whose default is a number or a list of
+    numbers (a ``default_factory`` list, such as PueCurveSpec.load)."""
     import importlib
     import pkgutil
     from pydantic import BaseModel
     import dcsim.scenario as S
     mods = [S] + [importlib.import_module("dcsim.scenario." + m.name) for m in pkgutil.iter_modules(S.__path__)]
     seen = set()
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     for m in mods:
         for c in vars(m).values():
             if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__.startswith("dcsim.scenario") \
                     and c not in seen:
                 seen.add(c)
                 for f, fi in c.model_fields.items():
-                    if isinstance(fi.default, (int, float)) and not isinstance(fi.default, bool):
-                        yield c.__name__, f, fi.description or ""
+                    v = fi.default
+                    if fi.default_factory is not None:
+                        try:
+                            v = fi.default_factory()
+                        except TypeError:  # a factory that takes the validated data
+                            continue
+                    if num(v) or (isinstance(v, (list, tuple)) and v and all(num(x) for x in v)):
+                        yield c.__name__, f, v, fi.description or ""
+
+
+def _source_keys():
+    """The tags docs/sources.md defines (each ``**[KEY]**``, and each key of a ``**[A]/[B]**`` group)."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
+    return {k for group in re.findall(r"\*\*((?:\[[^\]]+\]/?)+)\*\*", text) for k in re.findall(r"\[([^\]]+)\]", group)}
 
 
 def test_every_numeric_scenario_default_carries_a_source_or_an_assumption_mark():
     import re
-    tag = re.compile(r"\[[A-Za-z][A-Za-z0-9\-_ ]*\]|\bsource\b|\bassumption\b", re.I)
+    tag = re.compile(r"\[([A-Za-z][A-Za-z0-9\-_ ]*)\]")
+    word = re.compile(r"\bsource\b|\bassumption\b", re.I)
     found = list(_numeric_scenario_defaults())
-    assert len(found) > 100  # the scan sees the specs (2026-12-05: 161 numeric defaults)
-    bare = [f"{c}.{f}" for c, f, d in found if not tag.search(d)
-            and f"{c}.{f}" not in NEUTRAL_DEFAULTS and f"*.{f}" not in NEUTRAL_DEFAULTS]
+    assert len(found) > 100  # the scan sees the specs (2026-12-05: 161 numeric defaults, 4 lists)
+    assert any(isinstance(v, list) for _, _, v, _ in found)  # lists scanned too (PueCurveSpec.load)
+
+    def row(c, f):
+        return NEUTRAL_DEFAULTS.get(f"{c}.{f}") or NEUTRAL_DEFAULTS.get(f"*.{f}")
+
+    bare = [f"{c}.{f}" for c, f, _, d in found if not (tag.search(d) or word.search(d)) and row(c, f) is None]
     assert not bare, f"numeric defaults with no source, [TAG] or 'assumption' in their description: {bare}"
-    names = {f"{c}.{f}" for c, f, _ in found} | {f"*.{f}" for _, f, _ in found}
+    moved = [(f"{c}.{f}", v, row(c, f)[0]) for c, f, v, _ in found if row(c, f) is not None and v != row(c, f)[0]]
+    assert not moved, f"allow-listed defaults no longer their neutral value (give them a source): {moved}"
+    keys = _source_keys()
+    unknown = sorted({f"{c}.{f}: [{t}]" for c, f, _, d in found for t in tag.findall(d) if t not in keys})
+    assert not unknown, f"tags that docs/sources.md does not define: {unknown}"
+    names = {f"{c}.{f}" for c, f, _, _ in found} | {f"*.{f}" for _, f, _, _ in found}
     assert not set(NEUTRAL_DEFAULTS) - names, "allow-list rows for fields that no longer exist"
+
+
+def test_vllm_batch_default_citations_say_what_vllm_v1_does():
+    """MD1 1: vLLM V1's get_batch_defaults gives an OpenAI server on a >= 70 GiB non-A100 GPU 8192 tokens and 1024
+    sequences, 2048 / 256 otherwise (A100s included): max_batch 256 is V0's default, an assumption for V1."""
+    from dcsim.scenario.node import NodeSpec
+    from dcsim.scenario.serving import ServingSpec
+    f = NodeSpec.model_fields
+    assert f["max_batch"].default == 256 and f["max_batched_tokens"].default == 8192
+    mb = f["max_batch"].description
+    assert "assumption" in mb and "1024" in mb and "V0" in mb
+    assert "A100: 2048" in f["max_batched_tokens"].description
+    assert "V1" in ServingSpec.model_fields["kv_watermark"].description
+
+
+def test_derived_host_maximum_is_not_recorded_as_given():
+    """MD1 2: the derived non_gpu_max_w was marked user-set, so a spec dumped (exclude_unset, as plan/sweeps do) and
+    re-validated with another tdp_w kept the old host maximum (3142 W) where a fresh spec derives its own (3942 W)."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import GpuSpec
+    h = _inline_copy(gpu_catalog()["H100-SXM"])
+    assert h.server.non_gpu_max_w == __import__("pytest").approx(3142, abs=1)
+    assert "non_gpu_max_w" not in h.server.model_fields_set
+    raw = h.model_dump(mode="json", exclude_unset=True)
+    raw["tdp_w"] = 600.0
+    again = GpuSpec.model_validate(raw)
+    fresh = GpuSpec.model_validate({**h.model_dump(exclude={"server"}), "tdp_w": 600.0})
+    assert again.server.non_gpu_max_w == fresh.server.non_gpu_max_w == __import__("pytest").approx(3942, abs=1)
+
+
+def test_hold_limit_and_a100_citations_say_what_their_sources_say():
+    """MD1 6: the OpenAI SDK's 600 s is per attempt and it retries twice (src/openai/_constants.py), so abandonment
+    at 600 s is an assumption; the A100 datasheet's reproductions do not all agree on every figure (TechPowerUp: HBM2e)."""
+    import pathlib
+    from dcsim.scenario import ControllerSpec
+    d = ControllerSpec.model_fields["hold_limit"].description
+    assert "src/openai/_constants.py" in d and "per attempt" in d and "DEFAULT_MAX_RETRIES = 2" in d
+    assert "abandonment" in d and "assumption" in d
+    src = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
+    assert "agree on every one" not in src and "HBM2e" in src

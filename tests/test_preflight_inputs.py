@@ -210,3 +210,26 @@ def test_the_stranded_check_reads_the_delivery_chains_limit_not_the_contract(mon
     (w,) = strand("racks.0.count=11")  # the contract itself: named as before
     assert w.startswith("facility.interconnect 495 kW: the fleet's full-load IT power 378.3 kW is 1.12x what the "
                         "interconnect can deliver to IT (339 kW)"), w
+
+
+def test_an_inline_gpu_on_the_default_server_is_warned():
+    """MD1 7: an inline 900 W board with no server block runs on the DGX H100's 10.2 kW chassis, its host maximum
+    derived as 1,542 W where the catalog's B200 server has 4,256 W: warned, naming server.server_max_w and the
+    catalog GPU. Given its server_max_w (or as the catalog's B200, or at the default's 700 W) it is not."""
+    import yaml
+
+    from dcsim.node.catalog import gpu_catalog
+    b = gpu_catalog()["B200"]
+    board = {**b.model_dump(mode="json", exclude={"server", "name"}), "name": "my-900", "tdp_w": 900.0}
+
+    def warns(gpu):
+        raw = yaml.safe_load(REF.read_text())
+        raw["racks"][0]["node"].update(gpu=gpu, tensor_parallel=2)
+        raw["duration"] = "1 h"
+        return [w for w in preflight(load_scenario(raw)).warnings if "runs on the default server" in w]
+
+    (w,) = warns(board)
+    assert w.startswith("racks[0].node.gpu.server:") and "1,542 W" in w and "server.server_max_w" in w
+    assert "gpu: B200" in w
+    assert not warns({**board, "server": {"server_max_w": 12000.0}})
+    assert not warns("B200") and not warns({**board, "tdp_w": 700.0})

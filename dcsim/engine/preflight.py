@@ -34,6 +34,7 @@ from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.facility import degf_hint
 from dcsim.scenario.faults import window_errors
+from dcsim.scenario.node import default_server_warning
 # the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
 from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
@@ -417,6 +418,10 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
                          "an input is out of any physical range"))
     if errs:
         return errs, warns
+    for gi, r in enumerate(sc.racks):  # an inline GPU whose host maximum comes from a chassis sized for 700 W boards
+        w = None if isinstance(r.node.gpu, str) else default_server_warning(r.node.gpu)
+        if w:
+            warns.append(f"racks[{gi}].node.gpu.server: {w}")
     for gi, g in enumerate(m.groups):  # a rack whose limits are below its own idle draw serves nothing
         lim, spec = g.limits, sc.racks[gi]
         rack_idle = lim.replicas_per_rack * float(np.min(g.table.wall[:, 0])) + lim.rack_overhead_w

@@ -25,8 +25,12 @@ POOLED_DIR = PROFILE_DIR / "pooled"
 MEASUREMENT_DIR = DATA_DIR / "measurements"
 
 
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
+def norm_gpu(name: str) -> str:
+    """A GPU (or model) name as the catalogs compare it: stripped, lower case, ``_`` read as ``-``."""
+    return str(name).strip().lower().replace("_", "-")
+
+
+_norm = norm_gpu  # the catalog's own short name for it
 
 
 #: libyaml's C loader when available (7x faster on the profiles), same safe semantics

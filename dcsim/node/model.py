@@ -20,6 +20,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 _worst,
                                 stack_note,
                                 transfer_mfu, transfer_profile)
+from dcsim.node.catalog import norm_gpu
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
                              decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)
@@ -384,7 +385,7 @@ def _mismatch(prof: dict, gpu: str, model: str, precision: str, tp: int) -> list
     return [k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
                                       ("precision", precision, prof.get("precision")),
                                       ("tensor_parallel", tp, prof.get("tensor_parallel")))
-            if theirs not in (None, "*") and str(theirs).strip().lower() != str(mine).strip().lower()]
+            if theirs not in (None, "*") and norm_gpu(str(theirs)) != norm_gpu(str(mine))]
 
 
 def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
@@ -609,20 +610,22 @@ def _measured_here(prof: Mapping, gpu: str) -> bool:
     profile of another GPU (a same-silicon transfer, H200 on the H100's fit; a named profile fitted for another GPU)
     measured its cap rows there, not on this GPU."""
     theirs = prof.get("gpu")
-    norm = lambda g: str(g).strip().lower().replace("_", "-")  # noqa: E731 (as catalog._norm)
-    return theirs in (None, "*") or norm(theirs) == norm(gpu)
+    return theirs in (None, "*") or norm_gpu(theirs) == norm_gpu(gpu)
 
 
-def cap_floor(prof: Mapping, gpu: str, named: bool) -> tuple[float, str]:
+def cap_floor(prof: Mapping, gpu: str) -> tuple[float, str]:
     """``(floor, of)``: the lowest power cap (x TDP) the measurements behind ``prof`` cover on ``gpu``, the one source
-    of a calibration record's ``measured_cap_min_frac`` / ``cap_min_of``. A profile the scenario names (``named``:
-    ``user-profile`` / ``user-pool``) that states its own (:func:`own_cap_frac`: ``fit.min_cap_frac``, its cap rows'
-    lowest ``cap_w_per_gpu``, 1.0 without cap rows): ``(own, "profile")``; else the GPU's shipped figure,
-    :func:`dcsim.node.catalog.measured_cap_frac`: ``(that, "gpu")`` -- dcsim's own profiles (their lowest cap is the
-    GPU's on every shipped GPU: the one capped file, Splitwise's 0.7 x TDP rows, is fitted by every H100 profile, and
-    no other GPU has a capped row), and an older named record fitted to cap rows at a level it does not state (a pooled
-    fit written before ``min_cap_frac``, such as the shipped ``pooled/H100-SXM.yaml``)."""
-    own = own_cap_frac(prof) if named else None
+    of a calibration record's ``measured_cap_min_frac`` / ``cap_min_of``, by the rule of :func:`clock_floor`. A profile
+    measured on this GPU (:func:`_measured_here`) that states its own (:func:`own_cap_frac`: ``fit.min_cap_frac``, its
+    cap rows' lowest ``cap_w_per_gpu``, 1.0 without cap rows), shipped or a user's: ``(own, "profile")`` (every shipped
+    profile's own equals its GPU's figure: the one capped file, Splitwise's 0.7 x TDP rows, is fitted by every H100
+    profile, and no other GPU has a capped row); else the GPU's shipped figure,
+    :func:`dcsim.node.catalog.measured_cap_frac`: ``(that, "gpu")`` -- a profile of another GPU (a same-silicon
+    transfer; an H100 profile a scenario names on a B200: its cap rows were measured on the H100), and an older record
+    fitted to cap rows at a level it does not state (a pooled fit written before ``min_cap_frac``, such as the shipped
+    ``pooled/H100-SXM.yaml``). Until December 2026 only a profile the scenario names was read for its own floor, and
+    whatever GPU it was measured on (an H100 profile named on a B200 gave 0.7 "profile", its clock floor 1.0 "gpu")."""
+    own = own_cap_frac(prof) if _measured_here(prof, gpu) else None
     return (float(own), "profile") if own is not None else (measured_cap_frac(gpu), "gpu")
 
 
@@ -717,9 +720,14 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
     its own and :func:`context_band`, a lower bound.
 
+    ``calibration`` is :func:`calibration_record`'s record: this reads its keys (``measured_batch_max``,
+    ``measured_prompt_max`` / ``measured_context_max``, ``measured_cap_min_frac``, ``error_band_pct``,
+    ``in_range_status``, ``meaning``) and returns a copy with the workload's keys added.
+
     ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`) over ``tdp_w``: a limit below the
-    record's ``measured_cap_min_frac`` (:func:`cap_floor`: the GPU's shipped figure, 0.7 x TDP on H100, 1.0 elsewhere;
-    a profile the scenario names, the lowest cap its own rows measured when it says; ``cap_min_of`` says which) sets
+    record's ``measured_cap_min_frac`` (:func:`cap_floor`: a profile measured on this GPU, the lowest cap its own rows
+    measured when it says, 0.7 x TDP for the shipped H100 profiles, 1.0 without cap rows; else the GPU's shipped
+    figure; ``cap_min_of`` says which) sets
     ``cap_extrapolated`` (``limit_w`` and ``limit_frac_tdp`` say how far) and leaves the record with no error band
     (``error_band_pct`` figures None, as an extrapolated batch
     states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
@@ -974,7 +982,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
     lengths = prof.get("measured_lengths") or {}
-    cap_m, cap_of = cap_floor(prof, gpu, base_status in ("user-profile", "user-pool"))
+    cap_m, cap_of = cap_floor(prof, gpu)
     clk_m, clk_of = clock_floor(prof, gpu)
     notes = band_notes(prof, precision)
     # a profile the scenario names, fitted to another GPU, model, precision or TP degree, describes that setup

@@ -85,8 +85,9 @@ class ControllerSpec(Spec):
         "the GPU offers finer ones)")
     hold_limit: quantity("time", gt=0) = Field(
         600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted; default 600 s, a "
-            "client that gives up: source: the OpenAI Python SDK's default request timeout, 600 s "
-            "(openai/_constants.py DEFAULT_TIMEOUT); assumption that clients keep it")
+            "client that gives up: source: the OpenAI Python SDK's default request timeout, 600 s per attempt "
+            "(src/openai/_constants.py DEFAULT_TIMEOUT); the SDK retries twice (DEFAULT_MAX_RETRIES = 2), so a "
+            "client may wait longer: modelled as abandonment after one timeout, an assumption")
     # --- powering idle replicas down (issue 13.4; docs/slo.md "Powering idle nodes down") ---
     idle_power_down: bool = Field(
         False, description="put replicas the demand does not need in standby and wake them when it rises")

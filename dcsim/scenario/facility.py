@@ -68,7 +68,8 @@ UPS_L0 = 0.0376
 UPS_L1 = 0.0096
 #: transformer loss = rating·(no_load + proportional·x + square·x²), x = load/rating (structure:
 #: Rasmussen, Schneider WP113 [WP113]). Coefficients are an assumption: MV transformers are
-#: 98–99.5 % efficient (CALIBRATION C2, [U]); 0.2 % no-load + 0.8 % load loss give 99.0 % at rating
+#: 98–99.5 % efficient (CALIBRATION C2, a range not checked against a source); 0.2 % no-load + 0.8 % load loss
+#: give 99.0 % at rating
 TRANSFORMER_NO_LOAD = 0.002
 TRANSFORMER_PROPORTIONAL = 0.0
 TRANSFORMER_SQUARE = 0.008
@@ -102,7 +103,8 @@ class PowerChainSpec(Spec):
         None, description="transformer rating; None = the interconnect (assumption)")
     transformer_no_load: Frac = Field(
         TRANSFORMER_NO_LOAD, description="no-load (core) loss, fraction of rating. assumption: MV transformers "
-        "are 98–99.5 % efficient (CALIBRATION C2, [U]); 0.2 % + 0.8 % gives 99.0 % at rating")
+        "are 98–99.5 % efficient (CALIBRATION C2, a range not checked against a source); 0.2 % + 0.8 % gives "
+        "99.0 % at rating")
     transformer_proportional: Frac = Field(TRANSFORMER_PROPORTIONAL,
                                            description="proportional loss coefficient (assumption)")
     transformer_square: Frac = Field(
@@ -292,7 +294,9 @@ class PueCurveSpec(Spec):
 
     kind: Literal["pue_curve"] = "pue_curve"
     design_it: Power | None = Field(None, description="IT power at load fraction 1; None = interconnect / pue at load 1")
-    load: list[quantity("fraction", ge=0, le=2)] = Field(default_factory=lambda: [0.1, 0.5, 1.0])
+    load: list[quantity("fraction", ge=0, le=2)] = Field(
+        default_factory=lambda: [0.1, 0.5, 1.0],
+        description="load fractions of the example curve's points (assumption: light, half and full load, with pue)")
     pue: list[quantity("fraction", ge=1, le=10)] = Field(
         default_factory=lambda: [2.0, 1.6, 1.5],
         description="example curve (assumption) bracketing the [UPT] 1.56 average")
@@ -554,7 +558,7 @@ class RackPowerSpec(Spec):
 
     power_limit: Power | None = Field(None, description="rack PDU/breaker rating; None = unlimited")
     derate: PosFrac = Field(
-        RACK_DERATE, description="continuous-load derating: NEC (NFPA 70) 210.20(A)/215.3 size the breaker "
+        RACK_DERATE, description="continuous-load derating; source: NEC (NFPA 70) 210.20(A)/215.3 size the breaker "
         "at 125 % of the continuous load, i.e. load ≤ 80 % of rating")
     overhead: NonNegPower = Field(
         500.0, description="non-node rack power (top-of-rack switches, management); assumption")

@@ -23,6 +23,11 @@ Precision = Literal["bf16", "fp8", "int4"]
 FULL_LOAD_FRACTION = (8.48 / 10.2) ** 0.5
 
 
+#: the board power the default server (the catalog's DGX H100, [DGXH100]) is sized for: 8 x 700 W H100 SXM
+#: (dcsim/data/gpus.yaml H100-SXM tdp_w)
+DEFAULT_SERVER_TDP_W = 700.0
+
+
 def full_load_non_gpu_max_w(server_max_w: float, psu_efficiency: float, gpus_per_node: int, tdp_w: float) -> float:
     """Host (non-GPU) maximum DC power in W by the full-load rule [D]: wall F = FULL_LOAD_FRACTION x server_max_w,
     so non_gpu_max_w = F x psu_efficiency - gpus_per_node x tdp_w, rounded to the watt as the catalog's
@@ -126,8 +131,11 @@ class GpuSpec(Spec):
                                  f"{FULL_LOAD_FRACTION:.3f} x {srv} {sv.server_max_w:g} W x psu_efficiency "
                                  f"{sv.psu_efficiency:g} - {sv.gpus_per_node} x tdp_w {self.tdp_w:g} W, below "
                                  f"non_gpu_idle_w ({sv.non_gpu_idle_w:g} W): give the server block with the vendor's "
-                                 "maximum system power (server.server_max_w) or non_gpu_max_w")
-            sv = sv.model_copy(update={"non_gpu_max_w": host})
+                                 "maximum system power (server.server_max_w) or non_gpu_max_w, or name the catalog "
+                                 "GPU it copies (gpu: B200; dcsim/data/gpus.yaml), whose server is sourced")
+            # derived, not given: model_copy(update=) would mark the field user-set, and a spec dumped with
+            # exclude_unset then re-validated with another tdp_w would keep this host maximum
+            sv = sv.model_construct(_fields_set=set(given), **{**dict(sv), "non_gpu_max_w": host})
             object.__setattr__(self, "server", sv)  # frozen spec: set once, inside its own validation
         full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
         if full > sv.server_max_w * (1 + 1e-9):
@@ -268,6 +276,23 @@ class LeverSpec(Spec):
     layer_skip: quantity("fraction", gt=0, le=1) = 1.0
 
 
+def default_server_warning(gpu: GpuSpec) -> str | None:
+    """A warning for an inline GPU on the default server (no ``server.server_max_w``) whose ``tdp_w`` is not the
+    DGX H100's 700 W the default is sized for: its host maximum is derived from a chassis built for other boards (a
+    900 W board: 8 x 900 W leave a 1,542 W host where the catalog's B200 server has 4,256 W), so its wall power is
+    not any real server's. None otherwise (a catalog GPU, a server_max_w given, a 700 W board)."""
+    sv = gpu.server
+    if "server_max_w" in sv.model_fields_set or gpu.tdp_w == DEFAULT_SERVER_TDP_W:
+        return None
+    derived = "non_gpu_max_w" not in sv.model_fields_set
+    host = (f"its host maximum is derived as {sv.non_gpu_max_w:,.0f} W" if derived
+            else f"with non_gpu_max_w {sv.non_gpu_max_w:,.0f} W")
+    return (f"the GPU {gpu.name!r} ({gpu.tdp_w:g} W) runs on the default server, the DGX H100's "
+            f"({sv.server_max_w:,.0f} W for {sv.gpus_per_node} x {DEFAULT_SERVER_TDP_W:g} W boards): {host}, not any "
+            "real server's; give its server block with the vendor's maximum system power (server.server_max_w), or "
+            "name the catalog GPU it copies (gpu: B200, MI300X; dcsim/data/gpus.yaml), whose server is sourced")
+
+
 class NodeSpec(Spec):
     """A GPU server running replicas of one model (``tensor_parallel`` GPUs per replica)."""
 
@@ -277,11 +302,13 @@ class NodeSpec(Spec):
     gpus_per_node: int | None = Field(None, ge=1)
     tensor_parallel: int | None = Field(None, ge=1)
     profile: str | None = None
-    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; source: vLLM's "
-                           "max_num_seqs default 256 (vllm/engine/arg_utils.py, EngineArgs)")
+    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; assumption (vLLM V0 "
+                           "EngineArgs default max_num_seqs 256; V1 on >= 70 GiB non-A100 GPUs uses 1024, "
+                           "vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults)")
     max_batched_tokens: int = Field(8192, ge=1, description="token budget of an iteration; source: vLLM V1's "
                                     "max_num_batched_tokens default 8192 for the OpenAI API server on GPUs with "
-                                    ">= 70 GiB (H100, MI300X) (vllm/engine/arg_utils.py, EngineArgs._set_default_args)")
+                                    ">= 70 GiB whose name lacks 'a100' (H100, MI300X); A100: 2048 in vLLM V1 "
+                                    "(vllm/engine/arg_utils.py, EngineArgs._set_default_args/get_batch_defaults)")
     power_cap: quantity("power", gt=0) | None = None
     # MoE models: routed experts spread whole over the replica's GPUs (vLLM --enable-expert-parallel),
     # rather than each sharded over them; None: the layout the calibration was measured with (sharded

@@ -26,7 +26,7 @@ class ServingSpec(Spec):
     * ``preemption``: ``recompute`` (vLLM V1's only mode: evicted sequences redo their prefill).
       KV swapping to host memory is not modelled.
     * ``kv_watermark``: fraction of KV kept free at admission; 0.01 is vLLM V0's block-manager
-      default (``watermark=0.01``).
+      default (``watermark=0.01``); vLLM V1's KV cache manager has none.
     * ``latency_sample_size``: per-class reservoir of finished requests kept for latency CDFs
       (bounded memory; assumption).
     * ``backend``: ``kernel`` (default) runs request-level serving in the compiled kernel
@@ -44,7 +44,7 @@ class ServingSpec(Spec):
     preemption: Literal["recompute"] = "recompute"
     kv_watermark: quantity("fraction", ge=0, lt=1) = Field(
         0.01, description="KV blocks kept free when admitting; source: vLLM V0 block manager watermark 0.01 "
-            "(docs/serving.md)")
+            "(docs/serving.md); vLLM V1's KV cache manager has no watermark")
     min_headroom_w: quantity("power", ge=0) = 0.0
     latency_sample_size: int = Field(10_000, ge=1, le=10_000_000, description="finished requests kept per class "
                                      "for latency CDFs (assumption: a numerical setting, p99 from ~100 requests "
