@@ -1127,12 +1127,15 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
     # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
     # or the drain below; a steady batch before the window opens, and the window's long answers served to the end
-    # (point_horizons_s); not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear
-    # would grow through the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table:
-    # TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
+    # (point_horizons_s). The drain always: it starts after the window, so it cannot build a queue the window's
+    # requests meet. The longer warm-up not near the ceiling (NEAR_CEILING), where a queue the replicas' real
+    # capacity cannot clear would grow through it (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its
+    # table: TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it)
     warm_s, drain_s = point_horizons_s(sv, classes, k, lam_req_s * float(np.dot(
         np.array([c.share for c in classes], float) / sum(c.share for c in classes),
-        [c.mean_out for c in classes]))) if rho < NEAR_CEILING[0] else (0.0, 0.0)
+        [c.mean_out for c in classes])))
+    if rho >= NEAR_CEILING[0]:
+        warm_s = 0.0
     return _serve_window(_pool(sv, n), rng, classes, float(sv.clocks[k]), lam_req_s * n, scv, window, tick_s,
                          drain_windows=0.5, warm_s=warm_s, drain_s=drain_s)
 
