@@ -122,3 +122,40 @@ def test_a_kv_bound_pool_near_its_ceiling_on_a_shared_budget_is_warned():
     light = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}}).report
     assert not [w for w in light["warnings"] + list(light.get("notes") or []) if isinstance(w, str)
                 and w.startswith(head)]
+
+
+def test_a_pool_of_long_answers_near_its_ceiling_is_drained_to_its_long_answers():
+    """Near the ceiling (rho 0.92, clock ~0.85: mixed-fleet's reasoning pool at 06:00-07:20) the longer warm-up is
+    off (a queue the KV-bound replicas cannot clear would grow through it), but the drain is not: it starts after the
+    window, so it builds no queue the window's requests meet. Until 2026-12-05 both were off there: the window's long
+    answers were cut and the mean answer read 5,487-6,293 tokens of the class's 6,987 (the review of 2026-12-05)."""
+    sv, classes, clocks = _reasoning_service()
+    k = int(np.argmin(np.abs(clocks - 0.85)))
+    cap = float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k] * sv.thr[k, -1]) * se.CALIBRATION.eta
+    rho = 0.92
+    out = se.simulate_point(sv, classes, k, rho * cap / classes[0].mean_out, 48, 1.0, 1.0, rho, se.CALIBRATION, 0)
+    _, _, n_out = out[0]
+    assert n_out.size >= 50
+    sd = math.sqrt(classes[0].var_out / n_out.size)
+    assert abs(n_out.mean() - classes[0].mean_out) < 4.0 * sd
+
+
+def test_preempting_pool_shares_counts_capped_ticks_only():
+    """The near-ceiling warning concerns a shared budget moving to the KV-bound pool: on an uncapped tick (``mode``
+    0) there is no budget to move, and the tick is not counted even where the pool is offered work just below its
+    ceiling (the review of 2026-12-05: the ticks were counted whatever the mode)."""
+    from dcsim.engine.assemble import preempting_pool_shares
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(SCENARIO))
+    n = 4
+    ts = {"t_s": np.arange(n) * 60.0, "mode": np.array([1, 0, 1, 0])}
+    for p in range(len(m.pools)):
+        ts[f"pool{p}_demand_tok_s"] = np.full(n, 97.0)
+        ts[f"pool{p}_compute_tok_s"] = np.full(n, 100.0)
+        ts[f"pool{p}_achieved_tok_s"] = np.full(n, 90.0)
+        ts[f"pool{p}_arrived_tokens"] = np.full(n, 90.0 * 60.0)
+    (kv, other, sh), = preempting_pool_shares(m, ts)
+    assert (kv, other) == ("b200-reasoning", "h100-chat")
+    assert sh[:2] == (2, 4)

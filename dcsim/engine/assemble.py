@@ -227,7 +227,8 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
     """Several pools: for each KV-bound pool of long answers (``dcsim.engine.build.long_output``, a group
     ``kv_bound``: request fidelity preempts there and serves up to ``LONG_OUTPUT_GAP_PCT`` below the tables), the ticks
     it was offered work within that gap below its compute ceiling at full clock
-    (:func:`dcsim.serving.slo_estimate.preempting_pool_near_ceiling_ticks`), weighed on the other pool whose served
+    (:func:`dcsim.serving.slo_estimate.preempting_pool_near_ceiling_ticks`) with the facility capped (``mode`` 1: an
+    uncapped tick has no shared budget to move), weighed on the other pool whose served
     tokens were most there: ``(its name, the other pool's name, tick_share of the other pool)``. mixed-fleet
     (measured 2026-12-05): the reasoning pool over the chat pool, 06:00-07:20 on 20 of 80 ticks."""
     out = []
@@ -241,6 +242,7 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
         if "demand_tok_s" not in cols or "compute_tok_s" not in cols:
             continue
         sel = preempting_pool_near_ceiling_ticks(cols["demand_tok_s"], cols["compute_tok_s"], gap)
+        sel &= np.asarray(ts.get("mode", np.zeros(sel.shape)))[:sel.size] == 1  # capped ticks only: the budget moves there
         if not np.any(sel):
             continue
         best = None
