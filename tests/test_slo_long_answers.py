@@ -24,7 +24,8 @@ def test_fill_tokens_is_where_the_running_batch_reaches_its_steady_count():
     """A pool fed from empty holds lambda x E[min(R, t)] sequences at t (M/G/infinity), lambda x E[R] in steady
     state. Answers of one length L: full once a sequence has decoded L. Two lengths, 100 and 1,000 tokens, equally
     likely: E[L] = 550; E[min(L, l)] = 50 + 0.5 l for l in [100, 1,000], 0.99 x 550 = 544.5 at l = 989, so the
-    draw that reaches it is the 1,000-token answer; at 0.5 (275 tokens) it is also 1,000 (E[min(L, 100)] = 100)."""
+    draw that reaches it is the 1,000-token answer; at 0.1 (55 tokens) it is the 100-token one
+    (E[min(L, 100)] = 100)."""
     assert se.fill_tokens([_cls(np.full(64, 700.0))]) == pytest.approx(700.0)
     two = _cls(np.repeat([100.0, 1000.0], 500))
     assert se.fill_tokens([two]) == pytest.approx(1000.0)
