@@ -925,11 +925,15 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         p = 100 * float(drawn_w / limit_w - 1)
         return f"{w} ({p:+.2g} %)" if abs(p) < 10 else f"{w} ({p:+,.0f} %)"
 
+    def _over(drawn, limit, slack_w: float = 0.0) -> tuple[np.ndarray, int]:
+        # the ticks ``drawn`` is over ``limit`` (a relative 1e-9 and ``slack_w`` allowed) and the worst one's index
+        over = np.asarray(drawn > limit * (1 + 1e-9) + slack_w)
+        return over, int(np.argmax(np.where(over, drawn - limit, -np.inf)))
+
     meter = ts.get("meter_power_w", ts["facility_power_w"])
-    over = meter > ts["interconnect_w"] * (1 + 1e-9)
+    over, i = _over(meter, ts["interconnect_w"])
     exceeded_s = float(np.count_nonzero(over) * dt)
     if exceeded_s > 0:  # the worst excess, against the cap in force then (a curtailed cap, not the contract)
-        i = int(np.argmax(np.where(over, meter - ts["interconnect_w"], -np.inf)))
         warnings.append(f"the facility drew more than its interconnect for {fmt_duration(exceeded_s)} of "
                         f"{fmt_duration(duration)} (at most {_excess(meter[i], ts['interconnect_w'][i])} over: "
                         f"{float(meter[i]) / 1e3:,.1f} kW at the meter against the "
@@ -938,11 +942,10 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     # the plant's capacity: without thermal masses (whose stored heat is the model's answer) a tick whose IT heat
     # exceeds what the plant can reject is a physically impossible steady state; policy none (never caps) and
     # request or hybrid overshoot can produce it: counted and warned, as the interconnect is
-    cool_over = (np.zeros(ts["t_s"].shape, dtype=bool) if "thermal_engaged" in ts
-                 else ts["it_power_w"] > ts["it_max_cooling_w"] * (1 + 1e-9) + 1e-6)
+    cool_over, j = ((np.zeros(ts["t_s"].shape, dtype=bool), 0) if "thermal_engaged" in ts
+                    else _over(ts["it_power_w"], ts["it_max_cooling_w"], 1e-6))
     cooling_exceeded_s = float(np.count_nonzero(cool_over) * dt)
     if cooling_exceeded_s > 0:
-        j = int(np.argmax(np.where(cool_over, ts["it_power_w"] - ts["it_max_cooling_w"], -np.inf)))
         warnings.append(f"the IT load exceeded what the cooling plant can reject for {fmt_duration(cooling_exceeded_s)} "
                         f"of {fmt_duration(duration)} (at most {_excess(ts['it_power_w'][j], ts['it_max_cooling_w'][j])} "
                         f"over: {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
@@ -954,17 +957,14 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     # compares it), IT at most what the UPS rating carries. Policy none (never caps) draws through them; until
     # 2026-12-05 only the contract was counted, so a site within its contract but over its transformer read as met
     fac = m.facility
-    tr_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
-               else ts["facility_power_w"] > fac.transformer_limit_w * (1 + 1e-9))
-    ups_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
-                else ts["it_power_w"] > fac.ups_it_limit_w * (1 + 1e-9))
+    tr_over, k_tr = _over(ts["facility_power_w"], math.inf if fac.quick_study else fac.transformer_limit_w)
+    ups_over, k_ups = _over(ts["it_power_w"], fac.ups_it_cap_w)  # inf for a quick-study plant: never over
     delivery_exceeded_s = float(np.count_nonzero(tr_over | ups_over) * dt)
-    for over_k, drawn, limit, what in ((tr_over, ts["facility_power_w"], fac.transformer_limit_w,
-                                        "the facility drew more than its transformer's rating"),
-                                       (ups_over, ts["it_power_w"], fac.ups_it_limit_w,
-                                        "the IT load drew more than its UPS rating carries")):
+    for over_k, k, drawn, limit, what in ((tr_over, k_tr, ts["facility_power_w"], fac.transformer_limit_w,
+                                           "the facility drew more than its transformer's rating"),
+                                          (ups_over, k_ups, ts["it_power_w"], fac.ups_it_cap_w,
+                                           "the IT load drew more than its UPS rating carries")):
         if np.any(over_k):
-            k = int(np.argmax(np.where(over_k, drawn - limit, -np.inf)))
             warnings.append(f"{what} for {fmt_duration(float(np.count_nonzero(over_k) * dt))} of "
                             f"{fmt_duration(duration)} (at most {_excess(drawn[k], limit)} over: "
                             f"{float(drawn[k]) / 1e3:,.1f} kW against {float(limit) / 1e3:,.1f} kW at {at(ts['t_s'][k])}; "
