@@ -330,8 +330,8 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
 
     The running work a capped clock holds back is read at the clock the replicas ran (the trim's, 0.012-0.019 below
     the controller's on the rise), counting the growth their spare capacity there leaves
-    (``slowed_running_at_capacity_tok``): every tick whose arrivals reach the awake replicas' full-load rate at that
-    clock and whose work grows (served under 0.98 of the arrivals) reads power — 200 of 200 ticks, 194 until
+    (``slowed_running_tok`` with ``capacity_tok``): every tick whose arrivals reach the awake replicas' full-load rate
+    at that clock and whose work grows (served under 0.98 of the arrivals) reads power — 200 of 200 ticks, 194 until
     2026-12-05 (the count read the controller's clock, whose smaller slowdown the allowance swallowed: 00:38:40,
     00:39:20, 00:40:00 and 00:40:40-00:41:00 read demand at 100.2-103.4 % of the replicas' rate; 15 ticks of
     00:36:50-00:41:00, at 93.5-103.4 %, move to power). Request fidelity reads power 0.867 of the time (0.825

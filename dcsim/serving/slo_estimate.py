@@ -624,7 +624,7 @@ def clock_holds_rate(full_load_tok_s, full_load_top_tok_s) -> np.ndarray:
 
 
 def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
-                       slowdown: float) -> float:
+                       slowdown: float, capacity_tok: float = 0.0) -> float:
     """Output tokens of running work a capped clock holds back after a tick (tokens): request fidelity's count of the
     work its replicas hold past the tick that the door's count (requests not yet admitted, ``HELD_AFTER_S``) misses.
 
@@ -643,21 +643,12 @@ def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, s
     clock (mixed-fleet's reasoning pool: its full-load rate 0.0004 % higher at clock 1.0 than at 0.89, 0.018 % than
     at 0.844; measured 2026-12-05) fills its batches at its cold start
     without the clock holding anything back, and counts ~nothing. Fluid fidelity's record has no running work: what
-    a tick does not serve is its backlog, already held, and this count never exceeds it."""
-    grown = float(arrived_tok) - float(served_tok) - float(shed_tok)
-    return max(0.0, float(prev_tok) + min(grown, float(served_tok) * max(float(slowdown), 0.0))
-               - (1.0 - RHO_MAX) * float(arrived_tok))
+    a tick does not serve is its backlog, already held, and this count never exceeds it.
 
-
-def slowed_running_at_capacity_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
-                                   slowdown: float, capacity_tok: float) -> float:
-    """:func:`slowed_running_tok` counting only the growth the replicas' capacity at the clock they ran leaves
-    (tokens): the tick's growth of the work in the system (``arrived_tok - served_tok - shed_tok``) less the spare
-    capacity those replicas had at that clock within the critically-loaded margin (``RHO_MAX * capacity_tok -
-    arrived_tok`` where positive; ``capacity_tok``: :func:`full_load_tok_s` of the replicas that took requests, at
-    the clock they ran, times the tick), at most the clock's slowdown (``served_tok * slowdown``; ``slowdown``: full
-    clock's full-load rate over the ran clock's, less 1), less the allowance of :func:`slowed_running_tok`. With no
-    spare capacity (arrivals at or above ``RHO_MAX`` of it) it is :func:`slowed_running_tok`.
+    ``capacity_tok``: the full-load rate (:func:`full_load_tok_s`) of the replicas that took requests, at the clock
+    they ran, times the tick (tokens); the tick's growth is counted less the spare capacity those replicas had there
+    within the critically-loaded margin (``RHO_MAX * capacity_tok - arrived_tok`` where positive). 0 (the default,
+    or arrivals at or above ``RHO_MAX`` of it): no spare capacity, the count above.
 
     DESIGN.md: work is held back by the clock only where the replicas at that clock could not take it. Growth within
     their spare capacity at that clock is the scatter of the tick's arrivals and batches, which the replicas serve from
@@ -1049,18 +1040,18 @@ def token_time_s(batch: np.ndarray, thr_tok_s: np.ndarray, rate_tok_s: float) ->
     first = 1 if b[0] == 0 else 0  # column 0 idle: batch 0 serves nothing
     if r <= float(thr[first]):
         return float(b[first]) / float(thr[first]) if thr[first] > 0 else math.inf
-    big = float(np.interp(r, np.maximum.accumulate(thr[first:]), b[first:]))
-    return big / r
+    return float(np.interp(r, thr[first:], b[first:])) / r  # the tables rise with the batch (every scenario's
+    # node table strictly so, measured 2026-12-05): no re-sort
 
 
-def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float:
+def fill_tokens(classes: list[ClassMoments], frac: float = STEADY_FILL) -> float:
     """Output tokens a sequence must have decoded for the replicas' running batch, started empty, to hold ``frac`` of
     its steady count (``frac`` default :data:`STEADY_FILL`): the least ``l`` with ``E[min(L, l)] >= frac x E[L]``, ``L``
     the answer lengths of the request mix (each class's draws, weighted by its share of the requests). A pool fed
     from empty holds ``lambda x E[min(R, t)]`` sequences at time ``t`` (an M/G/infinity count, ``R`` a sequence's
     residence), ``lambda x E[R]`` in steady state: long answers fill it slowly (the reasoning preset, mean 6,987,
     p99 28,416 tokens, reaches 0.99 at about 25 k tokens). Classes without draws read their lognormal's."""
-    frac = STEADY_FILL if frac is None else float(frac)
+    frac = float(frac)
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     xs, ws = [], []
@@ -1088,7 +1079,7 @@ def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float
 def point_horizons_s(sv: ReplicaService, classes: list[ClassMoments], k: int,
                      rate_tok_s: float) -> tuple[float, float]:
     """Warm-up and drain (s) of an operating point whose replicas serve ``rate_tok_s`` output tokens/s each at clock
-    level ``k`` (``inf``: saturated, the table's largest batch): the warm-up decodes :func:`fill_tokens` at the
+    level ``k``: the warm-up decodes :func:`fill_tokens` at the
     point's token time (:func:`token_time_s`), so the running batch is within ``1 - STEADY_FILL`` of its steady count
     when the counted window opens; the drain :data:`DRAIN_ANSWER_MULT` times the longest answer's decode, so the
     window's long answers finish and are counted (a cut drain keeps the short ones only)."""
@@ -1111,8 +1102,9 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     level ``k`` receive ``lam_req_s`` requests/s each — a renewal process with inter-arrival SCV
     ``scv``, classes by share, lengths from the classes' draws — routed on the replicas' state at
     the start of each ``tick_s`` tick, as request fidelity does. A warm-up of a quarter of the
-    window is discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards
-    saturation, at most 8x) counts the requests arriving in it, run until they finish.
+    window, or below :data:`NEAR_CEILING` the longer one :func:`point_horizons_s` gives (long answers), is
+    discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards saturation, at most 8x) counts the
+    requests arriving in it, run until they finish (at most half a window, or :func:`point_horizons_s`' drain).
     Returns per class ``(ttft_s, tpot_s, n_out)`` arrays (TPOT NaN for one-token answers).
 
     ``saturated``: replicas that never run short of work (:func:`_simulate_saturated`); ``lam_req_s`` and ``rho``
