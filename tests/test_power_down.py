@@ -360,8 +360,10 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
             grows = ts["achieved_tok_s"] * 10.0 < RHO_MAX * ts["arrived_tokens"]
             assert np.sum(at_rate & grows) >= 150 and np.all(ts["binding"][at_rate & grows] == 2)
     f, q = res["fluid"], res["request"]
-    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.05)
-    assert f["binding"]["share"]["power"] < 0.9
+    print("power share fluid / request:", f["binding"]["share"]["power"], q["binding"]["share"]["power"])
+    # a known offset, not a tolerance: both figures pinned (fluid 0.822, request 0.867; explained above)
+    assert f["binding"]["share"]["power"] == pytest.approx(0.822, abs=0.005)
+    assert q["binding"]["share"]["power"] == pytest.approx(0.867, abs=0.005)
     assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.02)
 
 

@@ -52,26 +52,18 @@ def test_token_time_is_littles_law_on_the_node_table():
 
 
 def _reasoning_service():
-    """mixed-fleet's reasoning pool (Llama-3.1-405B FP8, TP4 on B200, the reasoning preset) as the estimate sees it."""
+    """mixed-fleet's reasoning pool (Llama-3.1-405B FP8, TP4 on B200, the reasoning preset) as the estimate sees it
+    (the classes and options estimate_for_run reads: se.run_classes, se.service_opts)."""
     from dcsim.engine.build import build_models
     from dcsim.scenario import load_scenario
-    from dcsim.streams import named_stream
 
     sc = load_scenario(SCENARIO)
     m = build_models(sc)
-    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
     pool = m.pools[1]
-    classes = []
-    for ci in pool.classes:
-        c = m.workload.classes[ci]
-        n_in, n_out = c.served_draws(4096, rng)
-        classes.append(se.ClassMoments(c.name, c.share, c.mean_input, c.in_var, c.mean_output, c.out_var,
-                                       c.slo_ttft_s, c.slo_tpot_s, float(c.max_tokens), np.sort(n_in), np.sort(n_out)))
+    classes = se.run_classes([m.workload.classes[ci] for ci in pool.classes], sc.seed)
     g = m.groups[pool.groups[0]]
-    opts = {"backend": sc.serving.backend, "router": sc.serving.router, "min_headroom_w": sc.serving.min_headroom_w,
-            "chunked_prefill": sc.serving.chunked_prefill, "kv_watermark": sc.serving.kv_watermark,
-            "hold_limit": float(sc.controller.hold_limit)}
-    return se.service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts), classes, m.clocks
+    return se.service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, se.service_opts(sc)), \
+        classes, m.clocks
 
 
 def test_a_pool_of_long_answers_at_light_load_reads_the_tables_token_time():

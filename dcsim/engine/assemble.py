@@ -213,11 +213,20 @@ def shared_critical_share(m: Models, ts: dict, critical) -> tuple[tuple[int, int
     :func:`slo_estimate`). mixed-fleet (measured 2026-12-05): the chat pool on 287 of 1,440 ticks, 22 % of its
     served tokens; 02:00-03:00, 06:00-07:20 and 14:00-15:00 none; 07:30-09:30 all 120."""
     crit = np.asarray(critical, bool)
+    return _most_served_pool(m, ts, lambda p: crit[:, p])
+
+
+def _most_served_pool(m: Models, ts: dict, ticks_of, skip: int | None = None) -> tuple[tuple, str] | None:
+    """``(tick_share, name)`` of the pool (``skip`` left out) whose served tokens were most on its ticks
+    ``ticks_of(p)`` (bools; ties to the more ticks): :func:`tick_share` of its arrived and served output tokens. The
+    one loop :func:`shared_critical_share` and :func:`preempting_pool_shares` weigh a gap on."""
     best = None
     for p, pool in enumerate(m.pools):
+        if p == skip:
+            continue
         cols = pool_columns(m, ts, p)
         served = np.asarray(cols["achieved_tok_s"], float)
-        sh = tick_share(crit[:, p], np.asarray(cols.get("arrived_tokens", served), float), served)
+        sh = tick_share(ticks_of(p), np.asarray(cols.get("arrived_tokens", served), float), served)
         if best is None or (sh[3], sh[0]) > (best[0][3], best[0][0]):
             best = (sh, pool.name)
     return best
@@ -245,17 +254,9 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
         sel &= np.asarray(ts.get("mode", np.zeros(sel.shape)))[:sel.size] == 1  # capped ticks only: the budget moves there
         if not np.any(sel):
             continue
-        best = None
-        for q, other in enumerate(m.pools):
-            if q == p:
-                continue
-            oc = pool_columns(m, ts, q)
-            served = np.asarray(oc["achieved_tok_s"], float)
-            sh = tick_share(sel, np.asarray(oc.get("arrived_tokens", served), float), served)
-            if best is None or sh[3] > best[2][3]:
-                best = (pool.name, other.name, sh)
+        best = _most_served_pool(m, ts, lambda q: sel, skip=p)
         if best is not None:
-            out.append(best)
+            out.append((pool.name, best[1], best[0]))
     return out
 
 

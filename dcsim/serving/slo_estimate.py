@@ -56,7 +56,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor", "preempting_pool_near_ceiling_ticks", "preempting_pool_caveat",
-           "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL"]
+           "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL", "run_classes", "service_opts"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -1514,6 +1514,33 @@ def slo_caveats(report: Mapping) -> list[str]:
 
 # --------------------------------------------------------------------------- adapter
 
+def run_classes(request_classes, seed) -> list[ClassMoments]:
+    """The run's request classes (``dcsim.workload``'s request classes, a pool's or the facility's) as the estimate
+    serves them: sorted length draws per class from the scenario seed's named stream ``"slo_estimate"``
+    (``dcsim.streams``), so the estimate is reproducible from (file, seed). The requests served, as the run serves
+    them: the class's share of the requests times the share its context window accepts, their moments, the draws kept
+    with their answers cut (``RequestClass.served_draws``; each marginal: the estimate pairs lengths by independent
+    quantiles)."""
+    rng = np.random.default_rng(named_stream(seed, "slo_estimate"))
+    classes = []
+    for c in request_classes:
+        n_in, n_out = c.served_draws(_N_DRAWS, rng)
+        classes.append(ClassMoments(c.name, c.share * c.accepted_share, c.mean_input, c.in_var, c.mean_output,
+                                    c.out_var, c.slo_ttft_s, c.slo_tpot_s,
+                                    float(c.max_tokens) if c.max_tokens else math.inf, np.sort(n_in), np.sort(n_out)))
+    return classes
+
+
+def service_opts(sc) -> dict:
+    """The serving options of scenario ``sc`` the estimate's replicas run with (:func:`service_from_node`): the
+    run's backend, router, headroom, chunked prefill, KV watermark and hold limit; ``warn=False``: a run says the
+    kernel fell back once, in its warnings (``dcsim.serving.pool.fallback_warning``)."""
+    sv = sc.serving
+    return {"backend": sv.backend, "warn": False, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
+            "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
+            "hold_limit": float(sc.controller.hold_limit)}
+
+
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                      ticks: np.ndarray | None = None, frontier_parts=None, *,
                      serving_replicas) -> SloEstimate | NotEstimated:
@@ -1550,18 +1577,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     if getattr(sc.workload.arrivals, "kind", None) == "trace":
         return NotEstimated("trace workload: per-class length distributions are not known (only the trace's means)")
     scv = arrival_model(sc.workload.arrivals)
-    # sorted length draws per class, from the scenario seed's named stream "slo_estimate"
-    # (dcsim.streams), so the estimate is reproducible from (file, seed)
-    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
-    classes = []
-    for c in wl.classes:
-        # the requests served, as the run serves them: the class's share of the requests times the share its context
-        # window accepts, their moments, the draws kept with their answers cut (RequestClass.served_draws; each
-        # marginal: the estimate pairs lengths by independent quantiles)
-        n_in, n_out = c.served_draws(_N_DRAWS, rng)
-        classes.append(ClassMoments(c.name, c.share * c.accepted_share, c.mean_input, c.in_var, c.mean_output,
-                                    c.out_var, c.slo_ttft_s, c.slo_tpot_s,
-                                    float(c.max_tokens) if c.max_tokens else math.inf, np.sort(n_in), np.sort(n_out)))
+    classes = run_classes(wl.classes, sc.seed)
     dt = float(sc.controller.tick)
     served = np.asarray(ts["achieved_tok_s"], float)
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival; per slice of the tick (the
@@ -1581,11 +1597,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # frontier's clock at the limit on every capped tick, while the energy came from another point.)
     cache = getattr(m, "_slo_service", None)
     if cache is None:
-        sv = sc.serving
-        # warn=False: a run says the kernel fell back once, in its warnings (dcsim.serving.pool.fallback_warning)
-        opts = {"backend": sv.backend, "warn": False, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
-                "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
-                "hold_limit": float(sc.controller.hold_limit)}
+        opts = service_opts(sc)
         cache = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in m.groups]
         try:
             m._slo_service = cache
