@@ -337,7 +337,9 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
     00:36:50-00:41:00, at 93.5-103.4 %, move to power). Request fidelity reads power 0.867 of the time (0.825
     before), fluid 0.822: fluid's frontier keeps its replicas at the controller's clock, where they keep up; request
     fidelity's evenly loaded replicas draw more per token and the trim runs them lower, where they do not (an
-    operating point apart, not a rule: measured 2026-12-05)."""
+    operating point apart, not a rule: measured 2026-12-05). Both figures are pinned (0.822 and 0.867, +-0.005):
+    until the review of 2026-12-05 the test held them within 0.05 of each other, widened from 0.02 to fit the
+    offset, which let either move by 0.05 unseen."""
     from dcsim.engine.loop import serving_full_load_tok_s
     from dcsim.serving.slo_estimate import RHO_MAX
 
@@ -360,8 +362,7 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
             grows = ts["achieved_tok_s"] * 10.0 < RHO_MAX * ts["arrived_tokens"]
             assert np.sum(at_rate & grows) >= 150 and np.all(ts["binding"][at_rate & grows] == 2)
     f, q = res["fluid"], res["request"]
-    print("power share fluid / request:", f["binding"]["share"]["power"], q["binding"]["share"]["power"])
-    # a known offset, not a tolerance: both figures pinned (fluid 0.822, request 0.867; explained above)
+    # a known offset of 0.045 (explained above), not a tolerance widened to hold it: both figures pinned
     assert f["binding"]["share"]["power"] == pytest.approx(0.822, abs=0.005)
     assert q["binding"]["share"]["power"] == pytest.approx(0.867, abs=0.005)
     assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.02)
