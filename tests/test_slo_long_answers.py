@@ -152,3 +152,18 @@ def test_preempting_pool_shares_counts_capped_ticks_only():
     (kv, other, sh), = preempting_pool_shares(m, ts)
     assert (kv, other) == ("b200-reasoning", "h100-chat")
     assert sh[:2] == (2, 4)
+
+
+def test_the_near_ceiling_warning_is_weighed_as_every_known_gap():
+    """preempting_pool_caveat warns or notes through the rule every known gap reads (slo_estimate._put_gap): a share
+    that cannot move the other pool's TTFT p99 or the attainment is a note saying how many points it could move at
+    most; a larger one is the warning, with its share of the run. Until 2026-12-05 it had its own copy of that rule,
+    whose note said neither."""
+    notes = []
+    assert se.preempting_pool_caveat("kv", "chat", (1, 100, 0.001, 0.001), (4.0, 6.0), 0.9, notes) is None
+    assert len(notes) == 1 and "points of SLO attainment were every request there to flip" in notes[0]
+    assert "pool kv (preempting) offered within 6 % below its compute ceiling" in notes[0]
+    w = se.preempting_pool_caveat("kv", "chat", (20, 80, 0.27, 0.27), (4.0, 6.0), 0.9, notes)
+    assert w.startswith(se.SLO_GAP_PREFIX) and "(on 20 of 80 ticks" in w and "4-6 % below its table" in w
+    assert len(notes) == 1
+    assert se.preempting_pool_caveat("kv", "chat", (0, 80, 0.0, 0.0), (4.0, 6.0), 0.9, notes) is None

@@ -1354,6 +1354,26 @@ def long_prompt_caveat(mean_input: Mapping[str, float]) -> str | None:
     return None
 
 
+def _put_gap(out: list[str], notes: list[str] | None, head: str, body: str, share, whose: str, p99: bool,
+             attainment: float | None) -> None:
+    """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned (appended to ``out``) with its
+    ``share`` of the run (``(ticks, of ticks, share arrived there, served there)``; None: not known), or noted
+    (``notes``) where that share is minor (``p99``: a TTFT p99 gap, minor for the p99 too, :func:`ttft_gap_is_minor`;
+    else :func:`slo_gap_is_minor`). The one rule :func:`known_gap_caveats` and :func:`preempting_pool_caveat` read."""
+    touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
+    if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
+                              else slo_gap_is_minor(touched, attainment)):
+        if notes is not None:
+            tail = (f"; under {100 * P99_TAIL_SHARE:g} % of {whose} requests were served there, so none of them is "
+                    "the TTFT p99 printed" if p99 else "; the TTFT p99 may still hold them")
+            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: at most "
+                         f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
+                         f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
+                         f"with (docs/slo.md, Known gaps){tail}")
+        return
+    out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: {body}")
+
+
 def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick_s: float, shed_tokens: float,
                       capped_with_queue: bool, pools_share_a_cap: bool = False,
                       capped_clock_min: float | None = None, *,
@@ -1385,22 +1405,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     shares = shares or {}
 
     def put(head: str, body: str, key: str, whose: str = "its", p99: bool = False) -> None:
-        """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
-        noted (``notes``) where that share is minor (``p99``: a TTFT p99 gap, ``critical`` and ``shared_critical``,
-        minor for the p99 too, :func:`ttft_gap_is_minor`)."""
-        share = shares.get(key)
-        touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
-        if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
-                                  else slo_gap_is_minor(touched, attainment)):
-            if notes is not None:
-                tail = (f"; under {100 * P99_TAIL_SHARE:g} % of {whose} requests were served there, so none of them is "
-                        "the TTFT p99 printed" if p99 else "; the TTFT p99 may still hold them")
-                notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: at most "
-                             f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
-                             f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
-                             f"with (docs/slo.md, Known gaps){tail}")
-            return
-        out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: {body}")
+        _put_gap(out, notes, head, body, shares.get(key), whose, p99, attainment)
 
     confirm = "; confirm with --set fidelity=request (docs/slo.md, Known gaps)"
     if hold_limit_s <= SHORT_HOLD_LIMIT_S and shed_tokens > 0:
@@ -1488,19 +1493,15 @@ def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int,
     whose = f"pool {other_pool}'s"
     head = (f"a KV-bound pool near its compute ceiling on a shared budget: pool {kv_pool} (preempting) offered "
             f"within {hi:g} % below its compute ceiling")
-    touched = min(share[2] + share[3], 1.0)
-    if ttft_gap_is_minor(share[3], touched, attainment):
-        if notes is not None:
-            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: under "
-                         f"{100 * P99_TAIL_SHARE:g} % of {whose} requests were served there (docs/slo.md, Known gaps)")
-        return None
-    return (f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: request fidelity's replicas of that pool serve "
-            f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
-            f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
-            "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
-            "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
-            "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
-            "(docs/slo.md, Known gaps)")
+    out: list[str] = []
+    _put_gap(out, notes, head, f"request fidelity's replicas of that pool serve "
+             f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
+             f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
+             "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
+             "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
+             "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
+             "(docs/slo.md, Known gaps)", share, whose, True, attainment)
+    return out[0] if out else None
 
 
 def slo_caveats(report: Mapping) -> list[str]:
