@@ -520,12 +520,12 @@ class _Lane:
         # full clock and less than the replicas' on a trimmed one. The first tick fills empty replicas (its growth is
         # their batches' work, not held back)
         if self._ticked:
-            ran = float(np.interp(self._tick_level[-1], np.arange(self.m.clocks.size), self.m.clocks))
             # the simulated replicas that took requests this tick (in service, awake, the consolidated share): their
             # full-load rate at that clock and at full clock, in one evaluation; a hybrid sample is frac of its pool's
             # compute (simulated_share)
             serving = np.bincount(self.pool.group_of[available], minlength=len(self.groups))
-            full, top = (float(x) for x in clock_cost_tok_s(self._group_objs, self.m.clocks, ran, serving))
+            full, top = (float(x) for x in clock_cost_tok_s(self._group_objs, self.m.clocks, None, serving,
+                                                            level=self._tick_level[-1]))
             slowdown = top / full - 1.0 if full > 0 else 0.0
             self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
                                                  slowdown, full * dt / self.frac)

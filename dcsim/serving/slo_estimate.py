@@ -564,7 +564,7 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, 
     return w[np.linspace(0, w.size - 1, min(w.size, _N_KEEP)).astype(np.int64)]
 
 
-def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndarray:
+def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None, *, level=None) -> np.ndarray:
     """Output tokens/s of replicas at full load at the controller's ``clock`` (fraction, per tick): each rack group's
     node-table throughput at its largest batch (``table.thr_max``, interpolated between clock levels) times its
     replicas. ``replicas``: how many of each group's replicas (shape ``(ticks, groups)``, or ``(groups,)``), default
@@ -572,21 +572,28 @@ def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndar
     (:func:`critically_loaded`) reads, in the engine's binding label (one pool and several) and in this estimate;
     with ``controller.idle_power_down`` a pool of several groups passes the replicas of each group awake along its
     efficiency ladder (``dcsim.engine.controller.PowerDown.group_replicas``): they are the ladder's most efficient,
-    not an even slice of every group (until 2026-12-05 both callers took that slice)."""
+    not an even slice of every group (until 2026-12-05 both callers took that slice). ``level``: the clock as a
+    (fractional) level index into ``clocks`` instead of ``clock`` (a request lane's effective level: no round trip
+    through the clock)."""
     K = clocks.size
-    lv = np.interp(np.asarray(clock, float), clocks, np.arange(K))
+    lv = np.interp(np.asarray(clock, float), clocks, np.arange(K)) if level is None else np.asarray(level, float)
     thr = np.stack([np.interp(lv, np.arange(K), g.table.thr_max) for g in groups], axis=-1)  # (..., groups)
     n = (np.array([g.limits.replicas for g in groups], dtype=float) if replicas is None
          else np.asarray(replicas, dtype=float))
     return np.sum(thr * n, axis=-1)
 
 
-def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> tuple[np.ndarray, np.ndarray]:
+def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None, *,
+                     level=None) -> tuple[np.ndarray, np.ndarray]:
     """What the clock costs: the full-load rate (tokens/s, :func:`full_load_tok_s`) of ``groups``' ``replicas`` at
     ``clock`` (per tick) and at full clock (``clocks[-1]``), in one evaluation. The one home of the pair the request
     lane's running-work slowdown (at full clock over at its clock, less one), the binding label's capped test
     (:func:`clock_holds_rate`) and their tests read; each caller passes its own replicas (all of a lane's, the ladder's
-    awake ones of one pool, a pool's in service)."""
+    awake ones of one pool, a pool's in service). ``level``: as :func:`full_load_tok_s`'s (``clock`` then unused)."""
+    if level is not None:  # the same replicas: full clock's rate at the top level
+        top = full_load_tok_s(groups, clocks, None, replicas, level=clocks.size - 1)
+        lv = np.asarray(level, float)
+        return full_load_tok_s(groups, clocks, None, replicas, level=lv), np.full(lv.shape, float(top))
     c = np.asarray(clock, float)
     if replicas is None or np.ndim(replicas) <= 1:  # the same replicas on every tick: full clock's rate once
         top = full_load_tok_s(groups, clocks, float(clocks[-1]), replicas)
