@@ -138,8 +138,10 @@ def cmd_run(args) -> int:
         try:
             files = write_outputs(res, rd.staging, force=True, plots=not args.no_plots)
             rd.commit(partial=partial, note=note)
-        except KeyboardInterrupt:  # the run is finished: keep its report, do not lose it whole
-            return _interrupted_writing(res, rd, out, partial, note)
+        except KeyboardInterrupt:  # the run is finished: keep its report, do not lose it whole; say what was not
+            from dcsim.report.write import keep_interrupted_run  # written (shared with dcsim.report.write_outputs)
+
+            return _fail(keep_interrupted_run(res, rd, out, partial, note), 130)
     if not args.quiet:
         try:
             print("\n".join(terminal_lines(res, files=files, out_dir=out)))  # the warnings repeated: never scrolled away
@@ -166,14 +168,6 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return NOTHING_CHECKED_EXIT
     return 0
-
-
-def _interrupted_writing(res, rd, out: Path, partial: bool, note: str) -> int:
-    """A Ctrl-C while a finished run's files were being written: keep what holds the run and say what was not
-    written, exit 130 (:func:`dcsim.report.write.keep_interrupted_run`, shared with ``dcsim.report.write_outputs``)."""
-    from dcsim.report.write import keep_interrupted_run
-
-    return _fail(keep_interrupted_run(res, rd, out, partial, note), 130)
 
 
 def cmd_tpf(args) -> int:

@@ -531,6 +531,7 @@ def _confirm(raw, bdir, overrides: dict) -> dict:
         "peak_facility_power_w": rep["peak_power_w"]["facility"],
         "interconnect_w": rep["interconnect_w"],
         "interconnect_exceeded_s": rep["interconnect_exceeded_s"],
+        "delivery_exceeded_s": rep["delivery_exceeded_s"],
         "binding_share": dict(rep["binding"]["share"]),
         "most_common": rep["binding"]["most_common"],
         "capped_share": rep["controller"]["capped_share"],
@@ -1531,7 +1532,9 @@ def format_plan(r: dict) -> str:
         slo = "n/a" if s["slo_attainment"] is None else f"{100 * s['slo_attainment']:.1f} %"
         lines.append(f"  simulation: {s['throughput_tok_s']:,.0f} tok/s served of {s['demand_tok_s']:,.0f} demanded, "
                      f"peak facility {fmt_quantity(s['peak_facility_power_w'], 'power')} "
-                     f"(cap {fmt_quantity(s['interconnect_w'], 'power')}, exceeded {s['interconnect_exceeded_s']:g} s), binding {shares}, SLO attainment {slo}")
+                     f"(cap {fmt_quantity(s['interconnect_w'], 'power')}, exceeded {s['interconnect_exceeded_s']:g} s"
+                     + (f"; the power chain's ratings {s['delivery_exceeded_s']:g} s" if s.get("delivery_exceeded_s") else "")
+                     + f"), binding {shares}, SLO attainment {slo}")
         if s["slo_attainment"] is not None and s["slo_attainment"] < 0.99:
             lines.append(f"  WARNING: only {100 * s['slo_attainment']:.1f} % of requests meet their SLOs at this answer: "
                          "it sizes power and compute, not service; ask again with --target (e.g. "

@@ -85,6 +85,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "pue",
     "peak_power_w.facility",
     "interconnect_exceeded_s",
+    "delivery_exceeded_s",
     "binding.share.demand",
     "binding.share.compute",
     "binding.share.power",

@@ -117,3 +117,7 @@ def test_what_the_clock_costs_is_one_pair():
         half = np.array([[g.limits.replicas / 2 for g in groups]] * 2)
         f2, t2 = clock_cost_tok_s(groups, m.clocks, clock, half)
         np.testing.assert_allclose([f2, t2], [full / 2, top / 2], rtol=1e-12)
+        # read at a clock level (a request lane's effective level, no round trip through the clock): the same pair
+        lv = np.interp(clock, m.clocks, np.arange(m.clocks.size))
+        f3, t3 = clock_cost_tok_s(groups, m.clocks, None, level=lv)
+        np.testing.assert_allclose([f3, t3], [full, top], rtol=1e-12)

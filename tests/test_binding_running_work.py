@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dcsim
-from dcsim.serving.slo_estimate import RHO_MAX, slowed_running_at_capacity_tok, slowed_running_held_tok, slowed_running_tok
+from dcsim.serving.slo_estimate import RHO_MAX, slowed_running_held_tok, slowed_running_tok
 from dcsim.tpf import binding_simulated
 
 MIXED = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
@@ -65,8 +65,8 @@ def test_the_rule_on_a_synthetic_pool():
 def test_only_growth_beyond_the_replicas_capacity_counts():
     """The count reads the slowdown of the clock the replicas ran, a lane's trim included, which is larger than the
     controller's on a trimmed tick, and counts only the growth the spare capacity of those replicas at that clock
-    (within RHO_MAX) leaves (``slowed_running_at_capacity_tok``). A pool at 80 % of that capacity (the capped mixed
-    hall of tests/test_power_down.py at 150 req/s) serves 95, 99 and 96 % of three ticks' arrivals (its scatter):
+    (within RHO_MAX) leaves (``slowed_running_tok`` with ``capacity_tok``). A pool at 80 % of that capacity (the
+    capped mixed hall of tests/test_power_down.py at 150 req/s) serves 95, 99 and 96 % of three ticks' arrivals (its scatter):
     with a slowdown of 0.2 the bare count (``slowed_running_tok``) keeps 4 % of a tick's arrivals, past the label's
     threshold (2 %); with the spare capacity (0.98 x 1.25 - 1 = 22.5 % of the arrivals) it holds nothing. At or
     above RHO_MAX of its capacity the growth counts as before (mixed-fleet's chat pool at 07:14-07:19), and just
@@ -75,21 +75,21 @@ def test_only_growth_beyond_the_replicas_capacity_counts():
     bare, counted = 0.0, 0.0
     for s in (a * 0.95, a * 0.99, a * 0.96):
         bare = slowed_running_tok(bare, a, s, 0.0, 0.2)
-        counted = slowed_running_at_capacity_tok(counted, a, s, 0.0, 0.2, cap80)
+        counted = slowed_running_tok(counted, a, s, 0.0, 0.2, cap80)
     assert slowed_running_held_tok(bare, a) == pytest.approx(0.04 * a)  # 5 + 1 + 4 % grown, less 3 x 2 %
     assert counted == 0.0
     # no spare capacity: the bare count; a little: the count less it
     bare1 = slowed_running_tok(0.0, a, 0.9 * a, 0.0, 0.2)
     assert bare1 == pytest.approx(0.08 * a)
-    assert slowed_running_at_capacity_tok(0.0, a, 0.9 * a, 0.0, 0.2, cap99) == bare1
-    assert slowed_running_at_capacity_tok(0.0, a, 0.9 * a, 0.0, 0.2, a / RHO_MAX) == pytest.approx(bare1)
-    assert slowed_running_at_capacity_tok(0.0, a, 0.9 * a, 0.0, 0.2, 1.01 * a / RHO_MAX) == pytest.approx(
+    assert slowed_running_tok(0.0, a, 0.9 * a, 0.0, 0.2, cap99) == bare1
+    assert slowed_running_tok(0.0, a, 0.9 * a, 0.0, 0.2, a / RHO_MAX) == pytest.approx(bare1)
+    assert slowed_running_tok(0.0, a, 0.9 * a, 0.0, 0.2, 1.01 * a / RHO_MAX) == pytest.approx(
         bare1 - 0.01 * a)
     # at most the clock's slowdown: served x 0.05 = 18 k, less the allowance 8 k
-    assert slowed_running_at_capacity_tok(0.0, a, 0.9 * a, 0.0, 0.05, cap99) == pytest.approx(0.045 * a - 0.02 * a)
+    assert slowed_running_tok(0.0, a, 0.9 * a, 0.0, 0.05, cap99) == pytest.approx(0.045 * a - 0.02 * a)
     # spare capacity drains a count left from earlier ticks: 50 k + (40 k grown - 90 k spare) - 8 k
-    assert slowed_running_at_capacity_tok(50e3, a, 0.9 * a, 0.0, 0.2, cap80) == 0.0
-    assert slowed_running_at_capacity_tok(150e3, a, 0.9 * a, 0.0, 0.2, cap80) == pytest.approx(150e3 - 50e3 - 8e3)
+    assert slowed_running_tok(50e3, a, 0.9 * a, 0.0, 0.2, cap80) == 0.0
+    assert slowed_running_tok(150e3, a, 0.9 * a, 0.0, 0.2, cap80) == pytest.approx(150e3 - 50e3 - 8e3)
 
 
 def test_a_pool_whose_clock_the_budget_drops_is_power_bound_while_its_running_work_grows():

@@ -591,3 +591,33 @@ def test_both_backends_refuse_the_same_bad_rows(n_in, n_out, t, replicas):
             pool.serve(1.0, 1.0, *rows)
         msgs.append(str(err.value))
     assert msgs[0] == msgs[1]
+
+
+@pytest.mark.parametrize("replicas, router", [(1, "least_outstanding"), (2, "least_outstanding"), (2, "round_robin")])
+def test_a_kernel_pool_checks_its_rows_once_per_serve(monkeypatch, replicas, router):
+    """The pool checks a serve's rows once (``pool._check_rows``) and calls its groups' unchecked path
+    (``KernelGroup.tick_rows``); the public ``KernelGroup.tick`` still checks its own. Until 2026-12-05 every
+    serve checked the rows twice (the pool, then each group's ``tick``)."""
+    from dcsim.serving import pool as pool_mod
+    from dcsim.serving import replica as replica_mod
+
+    kernel.warm_up()  # its own compile call (a checked public tick) before the count
+    calls = []
+    real = replica_mod.check_request_arrays
+
+    def counting(*a):
+        calls.append(len(a[0]))
+        return real(*a)
+
+    monkeypatch.setattr(replica_mod, "check_request_arrays", counting)
+    monkeypatch.setattr(pool_mod, "check_request_arrays", counting)
+    t = np.array([0.1, 0.2, 0.3])
+    rows = (t, t, np.zeros(3, np.int64), np.array([10, 20, 30], np.int64), np.array([5, 5, 5], np.int64))
+    pool = KernelPool([_node(max_batch=8)], [replicas], router=router)
+    pool.serve(1.0, 1.0, *rows)
+    assert calls == [3]
+    g = pool.groups[0]
+    with pytest.raises(ValueError):  # the public tick checks its rows
+        g.tick(2.0, 1.0, np.array([1.5, 1.4]), np.array([1.5, 1.4]), np.zeros(2, np.int64),
+               np.array([5, 5], np.int64), np.array([5, 5], np.int64),
+               dest=None if g.code >= 0 else np.zeros(2, np.int64))

@@ -330,14 +330,16 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
 
     The running work a capped clock holds back is read at the clock the replicas ran (the trim's, 0.012-0.019 below
     the controller's on the rise), counting the growth their spare capacity there leaves
-    (``slowed_running_at_capacity_tok``): every tick whose arrivals reach the awake replicas' full-load rate at that
-    clock and whose work grows (served under 0.98 of the arrivals) reads power — 200 of 200 ticks, 194 until
+    (``slowed_running_tok`` with ``capacity_tok``): every tick whose arrivals reach the awake replicas' full-load rate
+    at that clock and whose work grows (served under 0.98 of the arrivals) reads power — 200 of 200 ticks, 194 until
     2026-12-05 (the count read the controller's clock, whose smaller slowdown the allowance swallowed: 00:38:40,
     00:39:20, 00:40:00 and 00:40:40-00:41:00 read demand at 100.2-103.4 % of the replicas' rate; 15 ticks of
     00:36:50-00:41:00, at 93.5-103.4 %, move to power). Request fidelity reads power 0.867 of the time (0.825
     before), fluid 0.822: fluid's frontier keeps its replicas at the controller's clock, where they keep up; request
     fidelity's evenly loaded replicas draw more per token and the trim runs them lower, where they do not (an
-    operating point apart, not a rule: measured 2026-12-05)."""
+    operating point apart, not a rule: measured 2026-12-05). Both figures are pinned (0.822 and 0.867, +-0.005):
+    until the review of 2026-12-05 the test held them within 0.05 of each other, widened from 0.02 to fit the
+    offset, which let either move by 0.05 unseen."""
     from dcsim.engine.loop import serving_full_load_tok_s
     from dcsim.serving.slo_estimate import RHO_MAX
 
@@ -360,8 +362,9 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
             grows = ts["achieved_tok_s"] * 10.0 < RHO_MAX * ts["arrived_tokens"]
             assert np.sum(at_rate & grows) >= 150 and np.all(ts["binding"][at_rate & grows] == 2)
     f, q = res["fluid"], res["request"]
-    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.05)
-    assert f["binding"]["share"]["power"] < 0.9
+    # a known offset of 0.045 (explained above), not a tolerance widened to hold it: both figures pinned
+    assert f["binding"]["share"]["power"] == pytest.approx(0.822, abs=0.005)
+    assert q["binding"]["share"]["power"] == pytest.approx(0.867, abs=0.005)
     assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.02)
 
 

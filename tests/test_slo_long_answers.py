@@ -24,7 +24,8 @@ def test_fill_tokens_is_where_the_running_batch_reaches_its_steady_count():
     """A pool fed from empty holds lambda x E[min(R, t)] sequences at t (M/G/infinity), lambda x E[R] in steady
     state. Answers of one length L: full once a sequence has decoded L. Two lengths, 100 and 1,000 tokens, equally
     likely: E[L] = 550; E[min(L, l)] = 50 + 0.5 l for l in [100, 1,000], 0.99 x 550 = 544.5 at l = 989, so the
-    draw that reaches it is the 1,000-token answer; at 0.5 (275 tokens) it is also 1,000 (E[min(L, 100)] = 100)."""
+    draw that reaches it is the 1,000-token answer; at 0.1 (55 tokens) it is the 100-token one
+    (E[min(L, 100)] = 100)."""
     assert se.fill_tokens([_cls(np.full(64, 700.0))]) == pytest.approx(700.0)
     two = _cls(np.repeat([100.0, 1000.0], 500))
     assert se.fill_tokens([two]) == pytest.approx(1000.0)
@@ -51,26 +52,18 @@ def test_token_time_is_littles_law_on_the_node_table():
 
 
 def _reasoning_service():
-    """mixed-fleet's reasoning pool (Llama-3.1-405B FP8, TP4 on B200, the reasoning preset) as the estimate sees it."""
+    """mixed-fleet's reasoning pool (Llama-3.1-405B FP8, TP4 on B200, the reasoning preset) as the estimate sees it
+    (the classes and options estimate_for_run reads: se.run_classes, se.service_opts)."""
     from dcsim.engine.build import build_models
     from dcsim.scenario import load_scenario
-    from dcsim.streams import named_stream
 
     sc = load_scenario(SCENARIO)
     m = build_models(sc)
-    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
     pool = m.pools[1]
-    classes = []
-    for ci in pool.classes:
-        c = m.workload.classes[ci]
-        n_in, n_out = c.served_draws(4096, rng)
-        classes.append(se.ClassMoments(c.name, c.share, c.mean_input, c.in_var, c.mean_output, c.out_var,
-                                       c.slo_ttft_s, c.slo_tpot_s, float(c.max_tokens), np.sort(n_in), np.sort(n_out)))
+    classes = se.run_classes([m.workload.classes[ci] for ci in pool.classes], sc.seed)
     g = m.groups[pool.groups[0]]
-    opts = {"backend": sc.serving.backend, "router": sc.serving.router, "min_headroom_w": sc.serving.min_headroom_w,
-            "chunked_prefill": sc.serving.chunked_prefill, "kv_watermark": sc.serving.kv_watermark,
-            "hold_limit": float(sc.controller.hold_limit)}
-    return se.service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts), classes, m.clocks
+    return se.service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, se.service_opts(sc)), \
+        classes, m.clocks
 
 
 def test_a_pool_of_long_answers_at_light_load_reads_the_tables_token_time():
@@ -122,3 +115,55 @@ def test_a_kv_bound_pool_near_its_ceiling_on_a_shared_budget_is_warned():
     light = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}}).report
     assert not [w for w in light["warnings"] + list(light.get("notes") or []) if isinstance(w, str)
                 and w.startswith(head)]
+
+
+def test_a_pool_of_long_answers_near_its_ceiling_is_drained_to_its_long_answers():
+    """Near the ceiling (rho 0.92, clock ~0.85: mixed-fleet's reasoning pool at 06:00-07:20) the longer warm-up is
+    off (a queue the KV-bound replicas cannot clear would grow through it), but the drain is not: it starts after the
+    window, so it builds no queue the window's requests meet. Until 2026-12-05 both were off there: the window's long
+    answers were cut and the mean answer read 5,487-6,293 tokens of the class's 6,987 (the review of 2026-12-05)."""
+    sv, classes, clocks = _reasoning_service()
+    k = int(np.argmin(np.abs(clocks - 0.85)))
+    cap = float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k] * sv.thr[k, -1]) * se.CALIBRATION.eta
+    rho = 0.92
+    out = se.simulate_point(sv, classes, k, rho * cap / classes[0].mean_out, 48, 1.0, 1.0, rho, se.CALIBRATION, 0)
+    _, _, n_out = out[0]
+    assert n_out.size >= 50
+    sd = math.sqrt(classes[0].var_out / n_out.size)
+    assert abs(n_out.mean() - classes[0].mean_out) < 4.0 * sd
+
+
+def test_preempting_pool_shares_counts_capped_ticks_only():
+    """The near-ceiling warning concerns a shared budget moving to the KV-bound pool: on an uncapped tick (``mode``
+    0) there is no budget to move, and the tick is not counted even where the pool is offered work just below its
+    ceiling (the review of 2026-12-05: the ticks were counted whatever the mode)."""
+    from dcsim.engine.assemble import preempting_pool_shares
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(SCENARIO))
+    n = 4
+    ts = {"t_s": np.arange(n) * 60.0, "mode": np.array([1, 0, 1, 0])}
+    for p in range(len(m.pools)):
+        ts[f"pool{p}_demand_tok_s"] = np.full(n, 97.0)
+        ts[f"pool{p}_compute_tok_s"] = np.full(n, 100.0)
+        ts[f"pool{p}_achieved_tok_s"] = np.full(n, 90.0)
+        ts[f"pool{p}_arrived_tokens"] = np.full(n, 90.0 * 60.0)
+    (kv, other, sh), = preempting_pool_shares(m, ts)
+    assert (kv, other) == ("b200-reasoning", "h100-chat")
+    assert sh[:2] == (2, 4)
+
+
+def test_the_near_ceiling_warning_is_weighed_as_every_known_gap():
+    """preempting_pool_caveat warns or notes through the rule every known gap reads (slo_estimate._put_gap): a share
+    that cannot move the other pool's TTFT p99 or the attainment is a note saying how many points it could move at
+    most; a larger one is the warning, with its share of the run. Until 2026-12-05 it had its own copy of that rule,
+    whose note said neither."""
+    notes = []
+    assert se.preempting_pool_caveat("kv", "chat", (1, 100, 0.001, 0.001), (4.0, 6.0), 0.9, notes) is None
+    assert len(notes) == 1 and "points of SLO attainment were every request there to flip" in notes[0]
+    assert "pool kv (preempting) offered within 6 % below its compute ceiling" in notes[0]
+    w = se.preempting_pool_caveat("kv", "chat", (20, 80, 0.27, 0.27), (4.0, 6.0), 0.9, notes)
+    assert w.startswith(se.SLO_GAP_PREFIX) and "(on 20 of 80 ticks" in w and "4-6 % below its table" in w
+    assert len(notes) == 1
+    assert se.preempting_pool_caveat("kv", "chat", (0, 80, 0.0, 0.0), (4.0, 6.0), 0.9, notes) is None

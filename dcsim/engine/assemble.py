@@ -213,11 +213,20 @@ def shared_critical_share(m: Models, ts: dict, critical) -> tuple[tuple[int, int
     :func:`slo_estimate`). mixed-fleet (measured 2026-12-05): the chat pool on 287 of 1,440 ticks, 22 % of its
     served tokens; 02:00-03:00, 06:00-07:20 and 14:00-15:00 none; 07:30-09:30 all 120."""
     crit = np.asarray(critical, bool)
+    return _most_served_pool(m, ts, lambda p: crit[:, p])
+
+
+def _most_served_pool(m: Models, ts: dict, ticks_of, skip: int | None = None) -> tuple[tuple, str] | None:
+    """``(tick_share, name)`` of the pool (``skip`` left out) whose served tokens were most on its ticks
+    ``ticks_of(p)`` (bools; ties to the more ticks): :func:`tick_share` of its arrived and served output tokens. The
+    one loop :func:`shared_critical_share` and :func:`preempting_pool_shares` weigh a gap on."""
     best = None
     for p, pool in enumerate(m.pools):
+        if p == skip:
+            continue
         cols = pool_columns(m, ts, p)
         served = np.asarray(cols["achieved_tok_s"], float)
-        sh = tick_share(crit[:, p], np.asarray(cols.get("arrived_tokens", served), float), served)
+        sh = tick_share(ticks_of(p), np.asarray(cols.get("arrived_tokens", served), float), served)
         if best is None or (sh[3], sh[0]) > (best[0][3], best[0][0]):
             best = (sh, pool.name)
     return best
@@ -227,7 +236,8 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
     """Several pools: for each KV-bound pool of long answers (``dcsim.engine.build.long_output``, a group
     ``kv_bound``: request fidelity preempts there and serves up to ``LONG_OUTPUT_GAP_PCT`` below the tables), the ticks
     it was offered work within that gap below its compute ceiling at full clock
-    (:func:`dcsim.serving.slo_estimate.preempting_pool_near_ceiling_ticks`), weighed on the other pool whose served
+    (:func:`dcsim.serving.slo_estimate.preempting_pool_near_ceiling_ticks`) with the facility capped (``mode`` 1: an
+    uncapped tick has no shared budget to move), weighed on the other pool whose served
     tokens were most there: ``(its name, the other pool's name, tick_share of the other pool)``. mixed-fleet
     (measured 2026-12-05): the reasoning pool over the chat pool, 06:00-07:20 on 20 of 80 ticks."""
     out = []
@@ -241,19 +251,12 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
         if "demand_tok_s" not in cols or "compute_tok_s" not in cols:
             continue
         sel = preempting_pool_near_ceiling_ticks(cols["demand_tok_s"], cols["compute_tok_s"], gap)
+        sel &= np.asarray(ts.get("mode", np.zeros(sel.shape)))[:sel.size] == 1  # capped ticks only: the budget moves there
         if not np.any(sel):
             continue
-        best = None
-        for q, other in enumerate(m.pools):
-            if q == p:
-                continue
-            oc = pool_columns(m, ts, q)
-            served = np.asarray(oc["achieved_tok_s"], float)
-            sh = tick_share(sel, np.asarray(oc.get("arrived_tokens", served), float), served)
-            if best is None or sh[3] > best[2][3]:
-                best = (pool.name, other.name, sh)
+        best = _most_served_pool(m, ts, lambda q: sel, skip=p)
         if best is not None:
-            out.append(best)
+            out.append((pool.name, best[1], best[0]))
     return out
 
 
@@ -934,11 +937,15 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         p = 100 * float(drawn_w / limit_w - 1)
         return f"{w} ({p:+.2g} %)" if abs(p) < 10 else f"{w} ({p:+,.0f} %)"
 
+    def _over(drawn, limit, slack_w: float = 0.0) -> tuple[np.ndarray, int]:
+        # the ticks ``drawn`` is over ``limit`` (a relative 1e-9 and ``slack_w`` allowed) and the worst one's index
+        over = np.asarray(drawn > limit * (1 + 1e-9) + slack_w)
+        return over, int(np.argmax(np.where(over, drawn - limit, -np.inf)))
+
     meter = ts.get("meter_power_w", ts["facility_power_w"])
-    over = meter > ts["interconnect_w"] * (1 + 1e-9)
+    over, i = _over(meter, ts["interconnect_w"])
     exceeded_s = float(np.count_nonzero(over) * dt)
     if exceeded_s > 0:  # the worst excess, against the cap in force then (a curtailed cap, not the contract)
-        i = int(np.argmax(np.where(over, meter - ts["interconnect_w"], -np.inf)))
         warnings.append(f"the facility drew more than its interconnect for {fmt_duration(exceeded_s)} of "
                         f"{fmt_duration(duration)} (at most {_excess(meter[i], ts['interconnect_w'][i])} over: "
                         f"{float(meter[i]) / 1e3:,.1f} kW at the meter against the "
@@ -947,11 +954,10 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     # the plant's capacity: without thermal masses (whose stored heat is the model's answer) a tick whose IT heat
     # exceeds what the plant can reject is a physically impossible steady state; policy none (never caps) and
     # request or hybrid overshoot can produce it: counted and warned, as the interconnect is
-    cool_over = (np.zeros(ts["t_s"].shape, dtype=bool) if "thermal_engaged" in ts
-                 else ts["it_power_w"] > ts["it_max_cooling_w"] * (1 + 1e-9) + 1e-6)
+    cool_over, j = ((np.zeros(ts["t_s"].shape, dtype=bool), 0) if "thermal_engaged" in ts
+                    else _over(ts["it_power_w"], ts["it_max_cooling_w"], 1e-6))
     cooling_exceeded_s = float(np.count_nonzero(cool_over) * dt)
     if cooling_exceeded_s > 0:
-        j = int(np.argmax(np.where(cool_over, ts["it_power_w"] - ts["it_max_cooling_w"], -np.inf)))
         warnings.append(f"the IT load exceeded what the cooling plant can reject for {fmt_duration(cooling_exceeded_s)} "
                         f"of {fmt_duration(duration)} (at most {_excess(ts['it_power_w'][j], ts['it_max_cooling_w'][j])} "
                         f"over: {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
@@ -963,17 +969,14 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     # compares it), IT at most what the UPS rating carries. Policy none (never caps) draws through them; until
     # 2026-12-05 only the contract was counted, so a site within its contract but over its transformer read as met
     fac = m.facility
-    tr_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
-               else ts["facility_power_w"] > fac.transformer_limit_w * (1 + 1e-9))
-    ups_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
-                else ts["it_power_w"] > fac.ups_it_limit_w * (1 + 1e-9))
+    tr_over, k_tr = _over(ts["facility_power_w"], math.inf if fac.quick_study else fac.transformer_limit_w)
+    ups_over, k_ups = _over(ts["it_power_w"], fac.ups_it_cap_w)  # inf for a quick-study plant: never over
     delivery_exceeded_s = float(np.count_nonzero(tr_over | ups_over) * dt)
-    for over_k, drawn, limit, what in ((tr_over, ts["facility_power_w"], fac.transformer_limit_w,
-                                        "the facility drew more than its transformer's rating"),
-                                       (ups_over, ts["it_power_w"], fac.ups_it_limit_w,
-                                        "the IT load drew more than its UPS rating carries")):
+    for over_k, k, drawn, limit, what in ((tr_over, k_tr, ts["facility_power_w"], fac.transformer_limit_w,
+                                           "the facility drew more than its transformer's rating"),
+                                          (ups_over, k_ups, ts["it_power_w"], fac.ups_it_cap_w,
+                                           "the IT load drew more than its UPS rating carries")):
         if np.any(over_k):
-            k = int(np.argmax(np.where(over_k, drawn - limit, -np.inf)))
             warnings.append(f"{what} for {fmt_duration(float(np.count_nonzero(over_k) * dt))} of "
                             f"{fmt_duration(duration)} (at most {_excess(drawn[k], limit)} over: "
                             f"{float(drawn[k]) / 1e3:,.1f} kW against {float(limit) / 1e3:,.1f} kW at {at(ts['t_s'][k])}; "

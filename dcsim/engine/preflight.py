@@ -402,7 +402,7 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
     # served no token, and 400 W was blamed on facility.interconnect
     tr_w = float(m.facility.delivery_budget_w(cap))  # below cap only where a given transformer rating binds
     allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
-    delivered_it = np.asarray(m.facility.max_it_delivered_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
+    delivered_it = np.minimum(allowed_it, m.facility.ups_it_cap_w)  # Facility.max_it_delivered_w, not solved twice
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     idle_bd = m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)  # the idle fleet, every weather sample
     idle_fac = np.asarray(idle_bd["facility"], dtype=float)
@@ -675,14 +675,14 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
         if tr_w < cap and top_fac > tr_w:
             over.append(f"its transformer's rating {fq(tr_w, 'power')}"
                         + ("" if top_fac > cap else f" (below its {fq(cap, 'power')} interconnect, which it fits)"))
-        ups_it = float(m.facility.ups_it_limit_w)
-        if not m.facility.quick_study and peak_it > ups_it:  # the engine holds IT to it, given or following the contract
+        ups_it = float(m.facility.ups_it_cap_w)
+        if peak_it > ups_it:  # the engine holds IT to it, given or following the contract (inf: a quick-study plant)
             over.append(f"its UPS rating {fq(float(m.facility.ups_rating_w), 'power')} ({fq(ups_it, 'power')} of IT "
                         f"against the fleet's {fq(peak_it, 'power')} at full load)")
         if over:
+            over_chain = len(over) > int(top_fac > cap)  # a transformer or UPS rating among them, not the contract alone
             counted = ("report.json interconnect_exceeded_s counts the time over the contract"
-                       + (", delivery_exceeded_s the time over the power chain's ratings" if len(over) > int(top_fac > cap)
-                          else ""))
+                       + (", delivery_exceeded_s the time over the power chain's ratings" if over_chain else ""))
             warns.append(f"controller.policy none: nothing holds the facility to {' or '.join(over)}; at full load "
                          f"it draws up to {fq(top_fac, 'power')} at the meter ({counted})")
     if not math.isfinite(top_fac):

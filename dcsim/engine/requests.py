@@ -46,7 +46,7 @@ from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
-from dcsim.serving.slo_estimate import (clock_cost_tok_s, full_load_tok_s, slowed_running_at_capacity_tok,
+from dcsim.serving.slo_estimate import (clock_cost_tok_s, slowed_running_tok,
                                         slowed_running_held_tok)
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
@@ -515,20 +515,20 @@ class _Lane:
         # running work the clock held back (DESIGN.md: work not served at the rate asked because of the limit): the
         # growth of the work in the system the clock's slowdown explains, past the scatter of a tick's arrivals, on a
         # tick whose arrivals reach the capacity of the replicas that served it at the clock they ran
-        # (slowed_running_at_capacity_tok). That clock is the lane's effective level, its trim included, as
+        # (slowed_running_tok with the capacity). That clock is the lane's effective level, its trim included, as
         # chunk_clock reports it; until 2026-12-05 the controller's, which read no slowdown on a lane-held tick at
         # full clock and less than the replicas' on a trimmed one. The first tick fills empty replicas (its growth is
         # their batches' work, not held back)
         if self._ticked:
-            ran = float(np.interp(self._tick_level[-1], np.arange(self.m.clocks.size), self.m.clocks))
-            full, top = clock_cost_tok_s(self._group_objs, self.m.clocks, ran)
-            slowdown = float(top / full - 1.0) if full > 0 else 0.0
-            # the simulated replicas that took requests this tick (in service, awake, the consolidated share) at their
-            # full-load rate at that clock; a hybrid sample is frac of its pool's compute (simulated_share)
+            # the simulated replicas that took requests this tick (in service, awake, the consolidated share): their
+            # full-load rate at that clock and at full clock, in one evaluation; a hybrid sample is frac of its pool's
+            # compute (simulated_share)
             serving = np.bincount(self.pool.group_of[available], minlength=len(self.groups))
-            cap_tok = float(full_load_tok_s(self._group_objs, self.m.clocks, ran, serving)) * dt / self.frac
-            self.slowed_tok = slowed_running_at_capacity_tok(self.slowed_tok, arrived, served + fluid_served * dt,
-                                                             shed_tok, slowdown, cap_tok)
+            full, top = (float(x) for x in clock_cost_tok_s(self._group_objs, self.m.clocks, None, serving,
+                                                            level=self._tick_level[-1]))
+            slowdown = top / full - 1.0 if full > 0 else 0.0
+            self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
+                                                 slowdown, full * dt / self.frac)
         self._ticked = True
         self.label_held_tok = max(self.held_tok, slowed_running_held_tok(self.slowed_tok, float(arrived)))
         return served / dt + fluid_served, waiting, shed_tok, arrived

@@ -1018,8 +1018,20 @@ class KernelGroup:
         Per-replica window results are in :attr:`window`, the replica of each request in
         :attr:`last_dest`. With ``route_from`` (the time the replicas were advanced to) and
         ``route_interval_s`` > 0, the tick is routed in windows (:mod:`dcsim.serving.pool`); the
-        window's energy column is then the tick's.
+        window's energy column is then the tick's. The rows are checked (``ValueError``, as the reference replica
+        checks its own); :class:`dcsim.serving.pool.KernelPool`, which checks them once for the whole pool, calls
+        :meth:`tick_rows` instead.
         """
+        _replica.check_request_arrays(np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls),
+                                      np.asarray(n_in), np.asarray(n_out))
+        return self.tick_rows(t_end, clock, t_rel, t_arr, cls, n_in, n_out, dest=dest, available=available,
+                              headroom_w=headroom_w, route_from=route_from, route_interval_s=route_interval_s)
+
+    def tick_rows(self, t_end: float, clock: float, t_rel: np.ndarray, t_arr: np.ndarray, cls: np.ndarray,
+                  n_in: np.ndarray, n_out: np.ndarray, *, dest: np.ndarray | None = None,
+                  available: np.ndarray | None = None, headroom_w: np.ndarray | None = None,
+                  route_from: float | None = None, route_interval_s: float = 0.0):
+        """:meth:`tick` on rows already checked (the pool's ``_check_rows``): not checked again."""
         m = len(t_rel)
         given = dest is not None
         if not given and self.code < 0:
@@ -1030,8 +1042,6 @@ class KernelGroup:
         hr = np.zeros(self.n) if headroom_w is None else np.asarray(headroom_w, dtype=float)
         n_in = np.asarray(n_in, np.int64)
         n_out = np.asarray(n_out, np.int64)
-        _replica.check_request_arrays(np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls),
-                                      n_in, n_out)
         if (not given and m and route_interval_s > 0 and route_from is not None
                 and t_end - route_from > route_interval_s):
             return self._tick_windows(float(route_from), float(route_interval_s), float(t_end), clock,

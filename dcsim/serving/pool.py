@@ -202,8 +202,8 @@ class KernelPool(_Pool):
         _check_rows(t_rel, t_arr, cls, n_in, n_out)
         t0, self._t = self._t, float(t_end)
         g = self.groups[0]
-        f, sc, so = g.tick(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=available, headroom_w=headroom_w,
-                           route_from=t0, route_interval_s=self.route_interval_s)
+        f, sc, so = g.tick_rows(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=available,
+                                headroom_w=headroom_w, route_from=t0, route_interval_s=self.route_interval_s)
         return g.window[:, kernel.W_ENERGY].copy(), ([f] if len(f) else []), sc.astype(np.int64), so.astype(np.int64)
 
     def _serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
@@ -219,11 +219,11 @@ class KernelPool(_Pool):
             av = None if available is None else np.asarray(available)[lo:hi]
             hr = None if headroom_w is None else np.asarray(headroom_w)[lo:hi]
             if dest is None:
-                f, sc, so = g.tick(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=av, headroom_w=hr)
+                f, sc, so = g.tick_rows(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=av, headroom_w=hr)
             else:
                 sel = (dest >= lo) & (dest < hi)
-                f, sc, so = g.tick(t_end, clock, t_rel[sel], t_arr[sel], cls[sel], n_in[sel], n_out[sel],
-                                   dest=(dest[sel] - lo).astype(np.int64))
+                f, sc, so = g.tick_rows(t_end, clock, t_rel[sel], t_arr[sel], cls[sel], n_in[sel], n_out[sel],
+                                        dest=(dest[sel] - lo).astype(np.int64))
             energy[lo:hi] = g.window[:, kernel.W_ENERGY]
             if len(f):
                 fins.append(f)

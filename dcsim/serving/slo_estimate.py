@@ -56,7 +56,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor", "preempting_pool_near_ceiling_ticks", "preempting_pool_caveat",
-           "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL"]
+           "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL", "run_classes", "service_opts"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -566,7 +566,7 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, 
     return w[np.linspace(0, w.size - 1, min(w.size, _N_KEEP)).astype(np.int64)]
 
 
-def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndarray:
+def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None, *, level=None) -> np.ndarray:
     """Output tokens/s of replicas at full load at the controller's ``clock`` (fraction, per tick): each rack group's
     node-table throughput at its largest batch (``table.thr_max``, interpolated between clock levels) times its
     replicas. ``replicas``: how many of each group's replicas (shape ``(ticks, groups)``, or ``(groups,)``), default
@@ -574,21 +574,28 @@ def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndar
     (:func:`critically_loaded`) reads, in the engine's binding label (one pool and several) and in this estimate;
     with ``controller.idle_power_down`` a pool of several groups passes the replicas of each group awake along its
     efficiency ladder (``dcsim.engine.controller.PowerDown.group_replicas``): they are the ladder's most efficient,
-    not an even slice of every group (until 2026-12-05 both callers took that slice)."""
+    not an even slice of every group (until 2026-12-05 both callers took that slice). ``level``: the clock as a
+    (fractional) level index into ``clocks`` instead of ``clock`` (a request lane's effective level: no round trip
+    through the clock)."""
     K = clocks.size
-    lv = np.interp(np.asarray(clock, float), clocks, np.arange(K))
+    lv = np.interp(np.asarray(clock, float), clocks, np.arange(K)) if level is None else np.asarray(level, float)
     thr = np.stack([np.interp(lv, np.arange(K), g.table.thr_max) for g in groups], axis=-1)  # (..., groups)
     n = (np.array([g.limits.replicas for g in groups], dtype=float) if replicas is None
          else np.asarray(replicas, dtype=float))
     return np.sum(thr * n, axis=-1)
 
 
-def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> tuple[np.ndarray, np.ndarray]:
+def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None, *,
+                     level=None) -> tuple[np.ndarray, np.ndarray]:
     """What the clock costs: the full-load rate (tokens/s, :func:`full_load_tok_s`) of ``groups``' ``replicas`` at
     ``clock`` (per tick) and at full clock (``clocks[-1]``), in one evaluation. The one home of the pair the request
     lane's running-work slowdown (at full clock over at its clock, less one), the binding label's capped test
     (:func:`clock_holds_rate`) and their tests read; each caller passes its own replicas (all of a lane's, the ladder's
-    awake ones of one pool, a pool's in service)."""
+    awake ones of one pool, a pool's in service). ``level``: as :func:`full_load_tok_s`'s (``clock`` then unused)."""
+    if level is not None:  # the same replicas: full clock's rate at the top level
+        top = full_load_tok_s(groups, clocks, None, replicas, level=clocks.size - 1)
+        lv = np.asarray(level, float)
+        return full_load_tok_s(groups, clocks, None, replicas, level=lv), np.full(lv.shape, float(top))
     c = np.asarray(clock, float)
     if replicas is None or np.ndim(replicas) <= 1:  # the same replicas on every tick: full clock's rate once
         top = full_load_tok_s(groups, clocks, float(clocks[-1]), replicas)
@@ -626,7 +633,7 @@ def clock_holds_rate(full_load_tok_s, full_load_top_tok_s) -> np.ndarray:
 
 
 def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
-                       slowdown: float) -> float:
+                       slowdown: float, capacity_tok: float = 0.0) -> float:
     """Output tokens of running work a capped clock holds back after a tick (tokens): request fidelity's count of the
     work its replicas hold past the tick that the door's count (requests not yet admitted, ``HELD_AFTER_S``) misses.
 
@@ -645,21 +652,12 @@ def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, s
     clock (mixed-fleet's reasoning pool: its full-load rate 0.0004 % higher at clock 1.0 than at 0.89, 0.018 % than
     at 0.844; measured 2026-12-05) fills its batches at its cold start
     without the clock holding anything back, and counts ~nothing. Fluid fidelity's record has no running work: what
-    a tick does not serve is its backlog, already held, and this count never exceeds it."""
-    grown = float(arrived_tok) - float(served_tok) - float(shed_tok)
-    return max(0.0, float(prev_tok) + min(grown, float(served_tok) * max(float(slowdown), 0.0))
-               - (1.0 - RHO_MAX) * float(arrived_tok))
+    a tick does not serve is its backlog, already held, and this count never exceeds it.
 
-
-def slowed_running_at_capacity_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
-                                   slowdown: float, capacity_tok: float) -> float:
-    """:func:`slowed_running_tok` counting only the growth the replicas' capacity at the clock they ran leaves
-    (tokens): the tick's growth of the work in the system (``arrived_tok - served_tok - shed_tok``) less the spare
-    capacity those replicas had at that clock within the critically-loaded margin (``RHO_MAX * capacity_tok -
-    arrived_tok`` where positive; ``capacity_tok``: :func:`full_load_tok_s` of the replicas that took requests, at
-    the clock they ran, times the tick), at most the clock's slowdown (``served_tok * slowdown``; ``slowdown``: full
-    clock's full-load rate over the ran clock's, less 1), less the allowance of :func:`slowed_running_tok`. With no
-    spare capacity (arrivals at or above ``RHO_MAX`` of it) it is :func:`slowed_running_tok`.
+    ``capacity_tok``: the full-load rate (:func:`full_load_tok_s`) of the replicas that took requests, at the clock
+    they ran, times the tick (tokens); the tick's growth is counted less the spare capacity those replicas had there
+    within the critically-loaded margin (``RHO_MAX * capacity_tok - arrived_tok`` where positive). 0 (the default,
+    or arrivals at or above ``RHO_MAX`` of it): no spare capacity, the count above.
 
     DESIGN.md: work is held back by the clock only where the replicas at that clock could not take it. Growth within
     their spare capacity at that clock is the scatter of the tick's arrivals and batches, which the replicas serve from
@@ -1051,18 +1049,18 @@ def token_time_s(batch: np.ndarray, thr_tok_s: np.ndarray, rate_tok_s: float) ->
     first = 1 if b[0] == 0 else 0  # column 0 idle: batch 0 serves nothing
     if r <= float(thr[first]):
         return float(b[first]) / float(thr[first]) if thr[first] > 0 else math.inf
-    big = float(np.interp(r, np.maximum.accumulate(thr[first:]), b[first:]))
-    return big / r
+    return float(np.interp(r, thr[first:], b[first:])) / r  # the tables rise with the batch (every scenario's
+    # node table strictly so, measured 2026-12-05): no re-sort
 
 
-def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float:
+def fill_tokens(classes: list[ClassMoments], frac: float = STEADY_FILL) -> float:
     """Output tokens a sequence must have decoded for the replicas' running batch, started empty, to hold ``frac`` of
     its steady count (``frac`` default :data:`STEADY_FILL`): the least ``l`` with ``E[min(L, l)] >= frac x E[L]``, ``L``
     the answer lengths of the request mix (each class's draws, weighted by its share of the requests). A pool fed
     from empty holds ``lambda x E[min(R, t)]`` sequences at time ``t`` (an M/G/infinity count, ``R`` a sequence's
     residence), ``lambda x E[R]`` in steady state: long answers fill it slowly (the reasoning preset, mean 6,987,
     p99 28,416 tokens, reaches 0.99 at about 25 k tokens). Classes without draws read their lognormal's."""
-    frac = STEADY_FILL if frac is None else float(frac)
+    frac = float(frac)
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     xs, ws = [], []
@@ -1090,7 +1088,7 @@ def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float
 def point_horizons_s(sv: ReplicaService, classes: list[ClassMoments], k: int,
                      rate_tok_s: float) -> tuple[float, float]:
     """Warm-up and drain (s) of an operating point whose replicas serve ``rate_tok_s`` output tokens/s each at clock
-    level ``k`` (``inf``: saturated, the table's largest batch): the warm-up decodes :func:`fill_tokens` at the
+    level ``k``: the warm-up decodes :func:`fill_tokens` at the
     point's token time (:func:`token_time_s`), so the running batch is within ``1 - STEADY_FILL`` of its steady count
     when the counted window opens; the drain :data:`DRAIN_ANSWER_MULT` times the longest answer's decode, so the
     window's long answers finish and are counted (a cut drain keeps the short ones only)."""
@@ -1113,8 +1111,9 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     level ``k`` receive ``lam_req_s`` requests/s each — a renewal process with inter-arrival SCV
     ``scv``, classes by share, lengths from the classes' draws — routed on the replicas' state at
     the start of each ``tick_s`` tick, as request fidelity does. A warm-up of a quarter of the
-    window is discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards
-    saturation, at most 8x) counts the requests arriving in it, run until they finish.
+    window, or below :data:`NEAR_CEILING` the longer one :func:`point_horizons_s` gives (long answers), is
+    discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards saturation, at most 8x) counts the
+    requests arriving in it, run until they finish (at most half a window, or :func:`point_horizons_s`' drain).
     Returns per class ``(ttft_s, tpot_s, n_out)`` arrays (TPOT NaN for one-token answers).
 
     ``saturated``: replicas that never run short of work (:func:`_simulate_saturated`); ``lam_req_s`` and ``rho``
@@ -1129,12 +1128,15 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
     # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
     # or the drain below; a steady batch before the window opens, and the window's long answers served to the end
-    # (point_horizons_s); not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear
-    # would grow through the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table:
-    # TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
+    # (point_horizons_s). The drain always: it starts after the window, so it cannot build a queue the window's
+    # requests meet. The longer warm-up not near the ceiling (NEAR_CEILING), where a queue the replicas' real
+    # capacity cannot clear would grow through it (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its
+    # table: TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it)
     warm_s, drain_s = point_horizons_s(sv, classes, k, lam_req_s * float(np.dot(
         np.array([c.share for c in classes], float) / sum(c.share for c in classes),
-        [c.mean_out for c in classes]))) if rho < NEAR_CEILING[0] else (0.0, 0.0)
+        [c.mean_out for c in classes])))
+    if rho >= NEAR_CEILING[0]:
+        warm_s = 0.0
     return _serve_window(_pool(sv, n), rng, classes, float(sv.clocks[k]), lam_req_s * n, scv, window, tick_s,
                          drain_windows=0.5, warm_s=warm_s, drain_s=drain_s)
 
@@ -1361,6 +1363,26 @@ def long_prompt_caveat(mean_input: Mapping[str, float]) -> str | None:
     return None
 
 
+def _put_gap(out: list[str], notes: list[str] | None, head: str, body: str, share, whose: str, p99: bool,
+             attainment: float | None) -> None:
+    """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned (appended to ``out``) with its
+    ``share`` of the run (``(ticks, of ticks, share arrived there, served there)``; None: not known), or noted
+    (``notes``) where that share is minor (``p99``: a TTFT p99 gap, minor for the p99 too, :func:`ttft_gap_is_minor`;
+    else :func:`slo_gap_is_minor`). The one rule :func:`known_gap_caveats` and :func:`preempting_pool_caveat` read."""
+    touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
+    if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
+                              else slo_gap_is_minor(touched, attainment)):
+        if notes is not None:
+            tail = (f"; under {100 * P99_TAIL_SHARE:g} % of {whose} requests were served there, so none of them is "
+                    "the TTFT p99 printed" if p99 else "; the TTFT p99 may still hold them")
+            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: at most "
+                         f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
+                         f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
+                         f"with (docs/slo.md, Known gaps){tail}")
+        return
+    out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: {body}")
+
+
 def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick_s: float, shed_tokens: float,
                       capped_with_queue: bool, pools_share_a_cap: bool = False,
                       capped_clock_min: float | None = None, *,
@@ -1392,22 +1414,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     shares = shares or {}
 
     def put(head: str, body: str, key: str, whose: str = "its", p99: bool = False) -> None:
-        """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
-        noted (``notes``) where that share is minor (``p99``: a TTFT p99 gap, ``critical`` and ``shared_critical``,
-        minor for the p99 too, :func:`ttft_gap_is_minor`)."""
-        share = shares.get(key)
-        touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
-        if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
-                                  else slo_gap_is_minor(touched, attainment)):
-            if notes is not None:
-                tail = (f"; under {100 * P99_TAIL_SHARE:g} % of {whose} requests were served there, so none of them is "
-                        "the TTFT p99 printed" if p99 else "; the TTFT p99 may still hold them")
-                notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: at most "
-                             f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
-                             f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
-                             f"with (docs/slo.md, Known gaps){tail}")
-            return
-        out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: {body}")
+        _put_gap(out, notes, head, body, shares.get(key), whose, p99, attainment)
 
     confirm = "; confirm with --set fidelity=request (docs/slo.md, Known gaps)"
     if hold_limit_s <= SHORT_HOLD_LIMIT_S and shed_tokens > 0:
@@ -1495,19 +1502,15 @@ def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int,
     whose = f"pool {other_pool}'s"
     head = (f"a KV-bound pool near its compute ceiling on a shared budget: pool {kv_pool} (preempting) offered "
             f"within {hi:g} % below its compute ceiling")
-    touched = min(share[2] + share[3], 1.0)
-    if ttft_gap_is_minor(share[3], touched, attainment):
-        if notes is not None:
-            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: under "
-                         f"{100 * P99_TAIL_SHARE:g} % of {whose} requests were served there (docs/slo.md, Known gaps)")
-        return None
-    return (f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: request fidelity's replicas of that pool serve "
-            f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
-            f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
-            "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
-            "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
-            "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
-            "(docs/slo.md, Known gaps)")
+    out: list[str] = []
+    _put_gap(out, notes, head, f"request fidelity's replicas of that pool serve "
+             f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
+             f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
+             "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
+             "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
+             "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
+             "(docs/slo.md, Known gaps)", share, whose, True, attainment)
+    return out[0] if out else None
 
 
 def slo_caveats(report: Mapping) -> list[str]:
@@ -1531,6 +1534,33 @@ def slo_estimate_skip_reason(sc) -> str | None:
     if getattr(sc.workload.arrivals, "kind", None) == "trace":
         return "trace workload: per-class length distributions are not known (only the trace's means)"
     return None
+
+
+def run_classes(request_classes, seed) -> list[ClassMoments]:
+    """The run's request classes (``dcsim.workload``'s request classes, a pool's or the facility's) as the estimate
+    serves them: sorted length draws per class from the scenario seed's named stream ``"slo_estimate"``
+    (``dcsim.streams``), so the estimate is reproducible from (file, seed). The requests served, as the run serves
+    them: the class's share of the requests times the share its context window accepts, their moments, the draws kept
+    with their answers cut (``RequestClass.served_draws``; each marginal: the estimate pairs lengths by independent
+    quantiles)."""
+    rng = np.random.default_rng(named_stream(seed, "slo_estimate"))
+    classes = []
+    for c in request_classes:
+        n_in, n_out = c.served_draws(_N_DRAWS, rng)
+        classes.append(ClassMoments(c.name, c.share * c.accepted_share, c.mean_input, c.in_var, c.mean_output,
+                                    c.out_var, c.slo_ttft_s, c.slo_tpot_s,
+                                    float(c.max_tokens) if c.max_tokens else math.inf, np.sort(n_in), np.sort(n_out)))
+    return classes
+
+
+def service_opts(sc) -> dict:
+    """The serving options of scenario ``sc`` the estimate's replicas run with (:func:`service_from_node`): the
+    run's backend, router, headroom, chunked prefill, KV watermark and hold limit; ``warn=False``: a run says the
+    kernel fell back once, in its warnings (``dcsim.serving.pool.fallback_warning``)."""
+    sv = sc.serving
+    return {"backend": sv.backend, "warn": False, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
+            "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
+            "hold_limit": float(sc.controller.hold_limit)}
 
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
@@ -1568,18 +1598,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     if skip is not None:
         return NotEstimated(skip)
     scv = arrival_model(sc.workload.arrivals)
-    # sorted length draws per class, from the scenario seed's named stream "slo_estimate"
-    # (dcsim.streams), so the estimate is reproducible from (file, seed)
-    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
-    classes = []
-    for c in wl.classes:
-        # the requests served, as the run serves them: the class's share of the requests times the share its context
-        # window accepts, their moments, the draws kept with their answers cut (RequestClass.served_draws; each
-        # marginal: the estimate pairs lengths by independent quantiles)
-        n_in, n_out = c.served_draws(_N_DRAWS, rng)
-        classes.append(ClassMoments(c.name, c.share * c.accepted_share, c.mean_input, c.in_var, c.mean_output,
-                                    c.out_var, c.slo_ttft_s, c.slo_tpot_s,
-                                    float(c.max_tokens) if c.max_tokens else math.inf, np.sort(n_in), np.sort(n_out)))
+    classes = run_classes(wl.classes, sc.seed)
     dt = float(sc.controller.tick)
     served = np.asarray(ts["achieved_tok_s"], float)
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival; per slice of the tick (the
@@ -1599,11 +1618,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # frontier's clock at the limit on every capped tick, while the energy came from another point.)
     cache = getattr(m, "_slo_service", None)
     if cache is None:
-        sv = sc.serving
-        # warn=False: a run says the kernel fell back once, in its warnings (dcsim.serving.pool.fallback_warning)
-        opts = {"backend": sv.backend, "warn": False, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
-                "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
-                "hold_limit": float(sc.controller.hold_limit)}
+        opts = service_opts(sc)
         cache = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in m.groups]
         try:
             m._slo_service = cache

@@ -221,6 +221,13 @@ class Facility:
         return self.ups_rating_w / (1.0 + self.spec.power_chain.pdu_loss_fraction)
 
     @property
+    def ups_it_cap_w(self) -> float:
+        """IT power [W] the delivery chain holds the run to at its UPS: :attr:`ups_it_limit_w`, or ``inf`` for a
+        quick-study plant (fixed PUE or a PUE curve), which models no delivery chain and reads no rating. The one
+        rule :meth:`max_it_delivered_w`, preflight's UPS checks and the report's ``delivery_exceeded_s`` read."""
+        return math.inf if self.quick_study else self.ups_it_limit_w
+
+    @property
     def transformer_limit_w(self) -> float:
         """Largest facility power [W] the transformer may carry: ``power_chain.transformer_rating`` where the scenario
         gives it, else no limit (the rating then follows the interconnect and sets only the transformer's losses, so
@@ -250,7 +257,7 @@ class Facility:
         with ``transformer_rating: 400 kW`` and no battery ran at 495.0 kW."""
         it = np.asarray(self.max_it_power_w(self.delivery_budget_w(cap_w), liquid_fraction, t_db_c, t_wb_c),
                         dtype=float)
-        return it if self.quick_study else np.minimum(it, self.ups_it_limit_w)
+        return np.minimum(it, self.ups_it_cap_w)
 
     def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
         """Heat [W] the plant can reject now; non-increasing in outdoor temperature.
