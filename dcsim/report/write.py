@@ -206,11 +206,12 @@ def keep_interrupted_run(result: Any, rd: Any, out: str | os.PathLike[str], part
     from dcsim.metrics.fmt import fmt_duration
 
     out = Path(out)
+    formats = tuple(formats)  # once: a generator would read empty the second time
     report = getattr(result, "report", {}) or {}
     simulated = fmt_duration(float(report.get("duration_s", 0.0) or 0.0))
     if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
         return f"interrupted; the run ({simulated} simulated) is written to {out}"
-    data = tuple(f for f in ("json", "csv") if f in tuple(formats))
+    data = tuple(f for f in ("json", "csv") if f in formats)
     try:
         st = rd.staging
         write_data_files(result, st, data, keep_existing=True)  # write_outputs' first step, what it missed
@@ -220,7 +221,7 @@ def keep_interrupted_run(result: Any, rd: Any, out: str | os.PathLike[str], part
         lost = ", ".join(n for n, f in (("report.json", "json"), ("timeseries.csv", "csv")) if f in data)
         return (f"interrupted again while writing the finished run: nothing written to {out} (left as it was); "
                 f"the {simulated} simulated are lost ({lost + ', ' if lost else ''}the figures and report.html)")
-    missing = "report.html" if "html" in tuple(formats) and "report.html" not in kept else ""
+    missing = "report.html" if "html" in formats and "report.html" not in kept else ""
     return (f"interrupted while writing the finished run's files: the run ({simulated} simulated) is written to "
             f"{out}: {', '.join(kept) or 'nothing'}"
             + (f"; not written: {missing} and any figure not listed (run again for them)" if missing else ""))
