@@ -421,3 +421,16 @@ def test_the_die_hold_gives_no_larger_contract_advice():
     notes = " ".join(r.report["notes"])
     assert "a larger interconnect would raise PUE" not in notes
     assert "a larger contract serves less" not in notes
+
+
+def test_the_runs_first_throttle_is_the_engaged_throttle_too():
+    """report.thermal.time_to_first_throttle_s reads the engaged throttle as each failure's does: a hall whose dies are
+    held in normal operation from the first tick (thermal_throttled 2) reads the trip's throttle, not 0 (until
+    2026-12-05 the normal-operation hold set it)."""
+    d = _example("thermal_groups").two_group_trip(None, duration="20 min")
+    d["workload"]["arrivals"]["mean_rate"] = "1400 req/s"
+    r = dcsim.run(d)
+    t = r.report["thermal"]["time_to_first_throttle_s"]
+    (f,) = [f for f in r.report["faults"] if "time_to_first_throttle_s" in f]
+    assert t is not None and t > 0
+    assert t >= f["time_to_first_throttle_s"]

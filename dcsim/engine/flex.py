@@ -681,9 +681,7 @@ class FlexChunk:
         t = float(ex.t_s[j])
         gb = fx.th_groups[bind]
         if (kd < fx.top) != fx.throttled:
-            fx.throttled = kd < fx.top
-            if fx.throttled and fx.first_throttle_s is None:
-                fx.first_throttle_s = t
+            fx.throttled = kd < fx.top  # time_to_first_throttle_s is the engaged throttle's (as each failure's)
             fx.note(t, "thermal throttle" if fx.throttled else "thermal clear",
                     self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit in normal operation (the plant at "
                     f"its setpoint): clock held to level {kd}" if fx.throttled
@@ -864,10 +862,10 @@ class FlexChunk:
         # no throttle note while IT is shed (no GPU runs; the room, not a die, is at its limit): at night chiller-trip's
         # room reached its shed limit first, and until 2026-12-05 the shed tick logged "thermal throttle: GPU die at
         # its 87 degC limit" and set time_to_first_throttle_s, 10 min before the first throttled tick
+        if not fx.th_shed and k_th < fx.top and fx.first_throttle_s is None:
+            fx.first_throttle_s = t_end  # also where a normal-operation hold had already set fx.throttled
         if not fx.th_shed and (k_th < fx.top) != fx.throttled:
             fx.throttled = k_th < fx.top
-            if fx.throttled and fx.first_throttle_s is None:
-                fx.first_throttle_s = t_end
             gb = fx.th_groups[bind]
             fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
                     self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
