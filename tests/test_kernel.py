@@ -621,3 +621,20 @@ def test_a_kernel_pool_checks_its_rows_once_per_serve(monkeypatch, replicas, rou
         g.tick(2.0, 1.0, np.array([1.5, 1.4]), np.array([1.5, 1.4]), np.zeros(2, np.int64),
                np.array([5, 5], np.int64), np.array([5, 5], np.int64),
                dest=None if g.code >= 0 else np.zeros(2, np.int64))
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_both_backends_refuse_a_release_before_the_last_served(replicas):
+    """A serve whose first release comes before the previous serve's last one is refused by both backends with
+    the same message (final review, 2026-12-05: the compiled backend accepted it, the reference refused it only
+    when the row reached the same replica)."""
+    msgs = []
+    for cls_ in (PythonPool, KernelPool):
+        pool = cls_([_node(max_batch=8)], [replicas], router="least_outstanding")
+        t = np.array([0.5, 0.9])
+        pool.serve(1.0, 1.0, t, t, np.zeros(2, np.int64), np.array([10, 10], np.int64), np.array([5, 5], np.int64))
+        t2 = np.array([0.6])
+        with pytest.raises(ValueError) as err:
+            pool.serve(2.0, 1.0, t2, t2, np.zeros(1, np.int64), np.array([10], np.int64), np.array([5], np.int64))
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]

@@ -65,12 +65,23 @@ class _Pool:
         self.route_interval_s = float(route_interval_s)
         self.opts = opts
         self._t = 0.0  # the time every replica has been advanced to (runs start at t = 0)
+        self._last_rel = -math.inf  # the latest release time served: rows may not go back before it
+
+    def _check_rows(self, t_rel, t_arr, cls, n_in, n_out) -> None:
+        """The pool's rows checked once, as the reference replica checks its own (ValueError), whichever backend
+        serves them and however they are routed; release times may not go back before the latest one served (the
+        reference checked that per replica only, the compiled backend not at all: final review, 2026-12-05)."""
+        t = np.asarray(t_rel, float)
+        check_request_arrays(t, np.asarray(t_arr, float), np.asarray(cls), np.asarray(n_in), np.asarray(n_out),
+                             self._last_rel)
+        if len(t):
+            self._last_rel = float(t[-1])
 
     def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """Route and enqueue the released requests (sorted by release time ``t_rel``), advance every
         replica to ``t_end``. Returns (GPU energy J per replica, finished batches, shed classes,
         shed output tokens). A state-reading router routes window by window (class docstring)."""
-        _check_rows(t_rel, t_arr, cls, n_in, n_out)
+        self._check_rows(t_rel, t_arr, cls, n_in, n_out)
         t0, self._t = self._t, float(t_end)
         d = self.route_interval_s
         if self.router_name == "round_robin" or len(t_rel) == 0 or t_end - t0 <= d:
@@ -199,7 +210,7 @@ class KernelPool(_Pool):
         call per window)."""
         if len(self.groups) > 1 or self.router_name == "round_robin":
             return super().serve(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available, headroom_w)
-        _check_rows(t_rel, t_arr, cls, n_in, n_out)
+        self._check_rows(t_rel, t_arr, cls, n_in, n_out)
         t0, self._t = self._t, float(t_end)
         g = self.groups[0]
         f, sc, so = g.tick_rows(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=available,
@@ -237,13 +248,6 @@ class KernelPool(_Pool):
 
     def totals(self) -> dict:
         return {k: int(sum(getattr(g, k).sum() for g in self.groups)) for k in _TOTALS}
-
-
-def _check_rows(t_rel, t_arr, cls, n_in, n_out) -> None:
-    """The pool's rows checked once, as the reference replica checks its own (ValueError), whichever
-    backend serves them and however they are routed."""
-    check_request_arrays(np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls),
-                         np.asarray(n_in), np.asarray(n_out))
 
 
 def _cat(parts: list) -> np.ndarray:
