@@ -121,3 +121,5 @@ def test_what_the_clock_costs_is_one_pair():
         lv = np.interp(clock, m.clocks, np.arange(m.clocks.size))
         f3, t3 = clock_cost_tok_s(groups, m.clocks, None, level=lv)
         np.testing.assert_allclose([f3, t3], [full, top], rtol=1e-12)
+        f4, t4 = clock_cost_tok_s(groups, m.clocks, None, half, level=lv)  # per tick's replicas at a level too
+        np.testing.assert_allclose([f4, t4], [full / 2, top / 2], rtol=1e-12)

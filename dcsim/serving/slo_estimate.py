@@ -592,10 +592,10 @@ def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None, *,
     lane's running-work slowdown (at full clock over at its clock, less one), the binding label's capped test
     (:func:`clock_holds_rate`) and their tests read; each caller passes its own replicas (all of a lane's, the ladder's
     awake ones of one pool, a pool's in service). ``level``: as :func:`full_load_tok_s`'s (``clock`` then unused)."""
-    if level is not None:  # the same replicas: full clock's rate at the top level
-        top = full_load_tok_s(groups, clocks, None, replicas, level=clocks.size - 1)
-        lv = np.asarray(level, float)
-        return full_load_tok_s(groups, clocks, None, replicas, level=lv), np.full(lv.shape, float(top))
+    if level is not None:  # the same replicas: full clock's rate at the top level (per tick for 2-D replicas)
+        rate = np.asarray(full_load_tok_s(groups, clocks, None, replicas, level=np.asarray(level, float)), float)
+        top = np.asarray(full_load_tok_s(groups, clocks, None, replicas, level=clocks.size - 1), float)
+        return rate, np.broadcast_to(top, rate.shape).copy()
     c = np.asarray(clock, float)
     if replicas is None or np.ndim(replicas) <= 1:  # the same replicas on every tick: full clock's rate once
         top = full_load_tok_s(groups, clocks, float(clocks[-1]), replicas)
