@@ -137,3 +137,15 @@ def test_a_pair_whose_pool_row_is_not_better_keeps_the_carry():
 def test_an_unmeasured_tp_keeps_the_carry():
     """No rows at Gemma-2-9B TP4: nothing says the pool is better, so the TP2 calibration is carried (other-tp)."""
     assert build_node(NodeSpec(gpu=A40, model="gemma-2-9b", tensor_parallel=4)).calibration["status"] == "other-tp"
+
+
+def test_a_pool_over_carry_pair_with_a_lever_says_both():
+    """A pair run on its GPU's pool over its other-TP carry, with a serving lever on: lever-modelled, and its meaning
+    gives the levers' wording and the pool's (final review, 2026-12-05: the pool's wording replaced the levers')."""
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    c = build_node(NodeSpec(gpu="A100-SXM4-40GB", model="gemma-2-9b", tensor_parallel=1,
+                            levers={"preset": "fp8-kv"})).calibration
+    assert c["status"] == "lever-modelled" and c["band_lower_bound"]
+    assert "serving levers" in c["meaning"] and "pooled fit, whose data hold this pair's own" in c["meaning"]

@@ -972,11 +972,12 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         # the pool runs a pair it was fitted on: not "no measurement" (STATUS_TEXT's transferred)
         poc = prof["pool_over_carry"]
         band = _worst([poc["leave_one_model_out"], poc["carry"]])
-        head = (f"this GPU's pooled fit, whose data hold this pair's own measurements ({poc['carry']['profile']}), used "
+        head = (STATUS_TEXT[status] + "; " if status == "lever-modelled" else "") + (
+                f"this GPU's pooled fit, whose data hold this pair's own measurements ({poc['carry']['profile']}), used "
                 f"instead of its other-TP calibration {poc['carry']['from']}: the pool without this model's data "
                 f"predicted these rows better (worst point) than that carry (catalog.pool_over_carry); the band is the "
                 f"worse, per quantity, of those two held-out predictions of the rows the choice was made on, not a "
-                f"held-out error of the pool that runs")
+                f"held-out error of the pool that runs")  # levers on: their wording first, as every status's
     meaning = head + "".join(
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
