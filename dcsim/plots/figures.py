@@ -771,6 +771,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
     if not daily:
         _fault_windows(ax, report, scale)
+        _grid_request_windows(ax, report, scale)
         _recovery_marks(ax, report, edges, scale, throttled + th_runs["thermal_shed"])
     else:
         # the daily view drops the throttle's line, the shed's label and the fault windows: the days with a throttled
@@ -1069,6 +1070,21 @@ def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
         ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="///", lw=0.0, alpha=0.45,
                    zorder=0.5, label=None if kind in seen else f"{kind.replace('_', ' ')} (fault window)")
         seen.add(kind)
+
+
+def _grid_request_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
+    """Each utility curtailment request of the run (report ``grid.curtailment.requests``: ``start_s``, ``end_s``) as a
+    hatched band over its time, labelled once: grid-flex's signature showed the 17:00-19:00 dip to 133 k tok/s with
+    nothing marking the request (the audit of 2026-12-05; a curtailment given as a fault was marked, a grid request
+    was not; the power figure draws its cap)."""
+    reqs = ((report.get("grid") or {}).get("curtailment") or {}).get("requests") or []
+    first = True
+    for r in reqs:
+        a, b = (r.get("start_s"), r.get("end_s")) if isinstance(r, Mapping) else (None, None)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a:
+            ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="\\\\", lw=0.0,
+                       alpha=0.45, zorder=0.5, label="utility request (curtailment window)" if first else None)
+            first = False
 
 
 def _recovery_marks(ax: Any, report: Mapping[str, Any], edges: np.ndarray, scale: float,
