@@ -1150,6 +1150,26 @@ def test_grid_requests_are_marked_on_the_signature(result):
     assert "utility request (curtailment window)" not in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def test_signature_legend_says_a_binding_by_a_hair():
+    """A constraint the run's notes say binds by a hair (its ceiling within 1 % of compute: more of it buys under
+    1 %) says so in the signature's legend: reference's and mixed-fleet's band read "binds: power" alone, the note
+    only in the summary. Others keep their plain label; a pool's note counts as the facility's."""
+    from dcsim.plots.figures import by_a_hair_kinds
+
+    notes = ["pool 'b200-reasoning': power binds by a hair: on 57 % of the run it is named binding ...",
+             "a larger interconnect would raise PUE at this load: ..."]
+    assert by_a_hair_kinds({"notes": notes}) == {"power"}
+    assert by_a_hair_kinds({"notes": ["cooling binds by a hair: on 12 % of the run ..."]}) == {"cooling"}
+    assert by_a_hair_kinds({}) == set()
+    res = synthetic_result()
+    rep = {**res.report, "notes": ["power binds by a hair: on 14 % of the run ..."]}
+    labels = [t.get_text() for t in signature_plot(SimpleNamespace(report=rep, timeseries=res.timeseries))
+              .axes[0].get_legend().get_texts()]
+    power = [lab for lab in labels if lab.startswith("binds: power")]
+    assert power and all("by a hair (within 1 % of C)" in lab for lab in power)
+    assert not any("by a hair" in lab for lab in labels if not lab.startswith("binds: power"))
+
+
 def test_signature_draws_the_thermal_throttle_that_binds(result):
     """chiller-trip, 11:54-12:49: the band read cooling while the dashed Q ran hidden under the achieved line and C
     and P sat above it, so nothing drawn was below the others. On throttled ticks Q (the compute ceiling at the clock
