@@ -1136,6 +1136,40 @@ def test_fault_windows_are_marked_on_the_time_figures(result):
         assert not any("node failures" in lab for lab in labels)
 
 
+def test_grid_requests_are_marked_on_the_signature(result):
+    """A utility curtailment request (report grid.curtailment.requests) is a hatched band over its window on the
+    signature, labelled once: grid-flex's 17:00-19:00 dip to 133 k tok/s showed with nothing marking the request."""
+    reqs = [{"start_s": 3600.0, "end_s": 7200.0, "cap_w": 3e5}, {"start_s": 9000.0, "end_s": 9600.0, "cap_w": 3e5}]
+    rep = {**result.report, "grid": {"curtailment": {"requests": reqs}}}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels.count("utility request (curtailment window)") == 1
+    spans = [p for p in ax.patches if p.get_hatch() == "\\\\"]
+    assert len(spans) == 2
+    ax = signature_plot(result).axes[0]  # a run without requests has none
+    assert "utility request (curtailment window)" not in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_signature_legend_says_a_binding_by_a_hair():
+    """A constraint the run's notes say binds by a hair (its ceiling within 1 % of compute: more of it buys under
+    1 %) says so in the signature's legend: reference's and mixed-fleet's band read "binds: power" alone, the note
+    only in the summary. Others keep their plain label; a pool's note counts as the facility's."""
+    from dcsim.plots.figures import by_a_hair_kinds
+
+    notes = ["pool 'b200-reasoning': power binds by a hair: on 57 % of the run it is named binding ...",
+             "a larger interconnect would raise PUE at this load: ..."]
+    assert by_a_hair_kinds({"notes": notes}) == {"power"}
+    assert by_a_hair_kinds({"notes": ["cooling binds by a hair: on 12 % of the run ..."]}) == {"cooling"}
+    assert by_a_hair_kinds({}) == set()
+    res = synthetic_result()
+    rep = {**res.report, "notes": ["power binds by a hair: on 14 % of the run ..."]}
+    labels = [t.get_text() for t in signature_plot(SimpleNamespace(report=rep, timeseries=res.timeseries))
+              .axes[0].get_legend().get_texts()]
+    power = [lab for lab in labels if lab.startswith("binds: power")]
+    assert power and all("by a hair (within 1 % of C)" in lab for lab in power)
+    assert not any("by a hair" in lab for lab in labels if not lab.startswith("binds: power"))
+
+
 def test_signature_draws_the_thermal_throttle_that_binds(result):
     """chiller-trip, 11:54-12:49: the band read cooling while the dashed Q ran hidden under the achieved line and C
     and P sat above it, so nothing drawn was below the others. On throttled ticks Q (the compute ceiling at the clock

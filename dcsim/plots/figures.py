@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
-from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band, fmt_local_window,
-                               fmt_time, headline_band, out_of_sample_bands, pool_band_fracs, sample_scope)
+from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, NEAR_TIE, energy_label, fmt_band, fmt_headline_band,
+                               fmt_local_window, fmt_time, headline_band, out_of_sample_bands, pool_band_fracs,
+                               sample_scope)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
 __all__ = [
@@ -771,6 +772,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
     if not daily:
         _fault_windows(ax, report, scale)
+        _grid_request_windows(ax, report, scale)
         _recovery_marks(ax, report, edges, scale, throttled + th_runs["thermal_shed"])
     else:
         # the daily view drops the throttle's line, the shed's label and the fault windows: the days with a throttled
@@ -848,11 +850,14 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     # "binds: compute (80%)" alone, its 1,730 demand-bound hours gone)
     codes = sorted(present | {i for i, nm in enumerate(BINDING_NAMES)
                               if isinstance(shares.get(nm), (int, float)) and shares[nm] > 0})
+    hair = by_a_hair_kinds(report)
     for code in codes:
         nm = BINDING_NAMES[code]
         share = shares.get(nm)
         pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
         txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
+        if nm in hair:  # the run's note: named binding within 1 % of compute, more of it buys under 1 %
+            txt += f",\nby a hair (within {100 * NEAR_TIE:g} % of C)"
         if code not in present:
             txt += "\n(inside days: leads none)"
         handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
@@ -1069,6 +1074,36 @@ def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
         ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="///", lw=0.0, alpha=0.45,
                    zorder=0.5, label=None if kind in seen else f"{kind.replace('_', ' ')} (fault window)")
         seen.add(kind)
+
+
+def by_a_hair_kinds(report: Mapping[str, Any]) -> set[str]:
+    """The constraints the run's notes say bind "by a hair" (report ``notes``, written by
+    :func:`dcsim.engine.assemble.near_tie_notes`: named binding with the ceiling within :data:`NEAR_TIE` of compute,
+    so more of it buys under 1 %), e.g. ``{"power"}`` for reference and mixed-fleet: their signature's band read
+    "binds: power" alone, and a planner reading the figure alone would buy power that serves under 1 % more."""
+    import re
+
+    out = set()
+    for note in report.get("notes") or []:
+        m = re.match(r"(?:pool '[^']*': )?(power|cooling) binds by a hair\b", str(note))
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def _grid_request_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
+    """Each utility curtailment request of the run (report ``grid.curtailment.requests``: ``start_s``, ``end_s``) as a
+    hatched band over its time, labelled once: grid-flex's signature showed the 17:00-19:00 dip to 133 k tok/s with
+    nothing marking the request (the audit of 2026-12-05; a curtailment given as a fault was marked, a grid request
+    was not; the power figure draws its cap)."""
+    reqs = ((report.get("grid") or {}).get("curtailment") or {}).get("requests") or []
+    first = True
+    for r in reqs:
+        a, b = (r.get("start_s"), r.get("end_s")) if isinstance(r, Mapping) else (None, None)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a:
+            ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="\\\\", lw=0.0,
+                       alpha=0.45, zorder=0.5, label="utility request (curtailment window)" if first else None)
+            first = False
 
 
 def _recovery_marks(ax: Any, report: Mapping[str, Any], edges: np.ndarray, scale: float,
