@@ -198,10 +198,10 @@ def test_saturated_kv_bound_replicas_preempt_only_after_their_fill_time():
     """The mechanism the warning rests on, in the request engine's own replicas (mixed-fleet's reasoning pool, 8
     replicas at clock 0.57, started empty, offered 1.1x their saturation throughput, FIFO queue standing): no
     preemption while the contexts are young — none within the estimate's saturated window (225 s), nor before half
-    the KV fill time (1,305 s; the first came between 900 and 980 s) — and preemptions by recompute once it has passed (measured: 2.4-4.0 per completed
-    request from 1,200 s on). The requests arriving after the fill time then read a TPOT p99 well above the
-    estimate's saturated sample (measured 2026-12-05: 52 ms for the sample, 80-240 ms for requests arriving from
-    600 s on; request fidelity 91.4 ms over mixed-fleet 14:00-15:00)."""
+    the KV fill time (1,305 s; the first came between 900 and 980 s) — and preemptions by recompute once it has
+    passed (measured: 2.4-4.0 per completed request from 1,200 s on). The requests arriving after the fill time then
+    read a TPOT p99 well above the estimate's saturated sample (measured 2026-12-05: 52 ms for the sample, 80-240 ms
+    for requests arriving from 600 s on; request fidelity 91.4 ms over mixed-fleet 14:00-15:00)."""
     sv, classes, clocks = _reasoning_service()
     k = int(np.argmin(np.abs(clocks - 0.57)))
     fill = se.kv_fill_time_s(sv, classes, k)

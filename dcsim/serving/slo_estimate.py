@@ -1523,8 +1523,9 @@ def kv_fill_time_s(sv: ReplicaService, classes: list[ClassMoments], k: int, cal:
     """Time (s) replicas started empty and held saturated at clock level ``k`` take for their running batch to reach
     :data:`STEADY_FILL` of its steady count: :func:`fill_tokens` decoded at the token time of saturated replicas,
     the table's largest batch ``B`` (the batch they hold, :func:`_simulate_saturated`) over their saturation throughput
-    (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). Before it a KV-bound replica's contexts are young and its cache is not full, so it does not
-    preempt; after it, it preempts by recompute. mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
+    (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). Before it a
+    KV-bound replica's contexts are young and its cache is not full, so it does not preempt; after it, it preempts
+    by recompute. mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
     preset) at clock 0.57: 1,305 s (fill 25,803 tokens at 50.6 ms); the request engine's replicas there, started empty
     at 1.1x their throughput, preempted none in their first 900 s and 2.4-4.0 times per completed request from
     1,200 s on (measured 2026-12-05, docs/slo.md "A saturated KV-bound pool"). Source: the node tables and the
