@@ -29,7 +29,9 @@ from dcsim.thermal.facility import heat_rejection_kind
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats,
                                         long_prompt_caveat, one_pool_gap_ticks, preempting_pool_caveat,
-                                        preempting_pool_near_ceiling_ticks, report_block, tail_caveat)
+                                        preempting_pool_near_ceiling_ticks, report_block, tail_caveat,
+                                        kv_fill_time_s, run_classes, saturated_window_end_s, service_from_node,
+                                        service_opts, young_saturated_caveat, young_saturated_ticks)
 from dcsim.tpf import (BINDING_NAMES, MODE_SHED, band_ratio_window, capped_ticks, closed_door, facility_bound_pool,
                        limits_within_band, near_tie_margin, serving_share)
 from dcsim.units import format_quantity
@@ -197,7 +199,9 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
                                attainment=attainment, notes=gap_notes, critical_pool=crit_pool) + \
             [long_prompt_caveat(x) for x in ins[1:]] + \
             ([preempting_pool_caveat(kv, other, sh, LONG_OUTPUT_GAP_PCT, attainment, gap_notes)
-              for kv, other, sh in preempting_pool_shares(m, ts)] if shared_cap else []):
+              for kv, other, sh in preempting_pool_shares(m, ts)] if shared_cap else []) + \
+            [young_saturated_caveat(kv, sh, fill, saturated_window_end_s(), attainment, gap_notes)
+             for kv, sh, fill in young_saturated_shares(m, ts)]:
         if w is not None and w not in out:
             out.append(w)
     if notes is not None:
@@ -257,6 +261,42 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
         best = _most_served_pool(m, ts, lambda q: sel, skip=p)
         if best is not None:
             out.append((pool.name, best[1], best[0]))
+    return out
+
+
+def young_saturated_shares(m: Models, ts: dict) -> list[tuple[str, tuple[int, int, float, float], float]]:
+    """For each KV-bound pool of long answers (``dcsim.engine.build.long_output``, a group ``kv_bound``), the ticks the
+    SLO estimate simulates its replicas saturated with young contexts
+    (:func:`dcsim.serving.slo_estimate.young_saturated_ticks`: work in its queue, at a clock whose KV fill time,
+    :func:`dcsim.serving.slo_estimate.kv_fill_time_s` of its KV-bound groups, outlasts the saturated window):
+    ``(its name, tick_share of its own requests, the longest fill time there in s)``. mixed-fleet (measured
+    2026-12-05): the reasoning pool 14:00-15:00 on 60 of 60 ticks (fill 1,305 s at clock 0.57 against a 225-s
+    window); 02:00-03:00 and 06:00-07:20 none."""
+    out = []
+    sc = m.scenario
+    for p, pool in enumerate(m.pools):
+        kvg = [m.groups[g] for g in pool.groups if m.groups[g].kv_bound]
+        if not (long_output(pool) and kvg):
+            continue
+        cols = pool_columns(m, ts, p)
+        if "queue_tokens" not in cols:
+            continue
+        q = np.asarray(cols["queue_tokens"], float)
+        if not np.any(q > 0):
+            continue
+        clk = np.asarray(cols.get("controller_clock", cols.get("mean_clock", np.ones(q.shape))), float)
+        lvl = np.rint(np.interp(clk, m.clocks, np.arange(m.clocks.size))).astype(int)
+        classes = run_classes([m.workload.classes[ci] for ci in pool.classes], sc.seed)
+        opts = service_opts(sc)
+        svs = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in kvg]
+        fill_lvl = {int(k): max(kv_fill_time_s(sv, classes, int(k)) for sv in svs) for k in np.unique(lvl[q > 0])}
+        fill = np.array([fill_lvl.get(int(k), 0.0) for k in lvl])
+        sel = young_saturated_ticks(q, fill, saturated_window_end_s())
+        if not np.any(sel):
+            continue
+        served = np.asarray(cols["achieved_tok_s"], float)
+        out.append((pool.name, tick_share(sel, np.asarray(cols.get("arrived_tokens", served), float), served),
+                    float(np.max(fill[sel]))))
     return out
 
 

@@ -1513,6 +1513,63 @@ def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int,
     return out[0] if out else None
 
 
+def saturated_window_end_s(cal: Calibration = CALIBRATION) -> float:
+    """Simulated time (s) at which a saturated operating point's counted window closes (:func:`_simulate_saturated`:
+    a quarter-window warm-up, then ``cal.window_s``): the requests it samples arrive before it."""
+    return 1.25 * float(cal.window_s)
+
+
+def kv_fill_time_s(sv: ReplicaService, classes: list[ClassMoments], k: int, cal: Calibration = CALIBRATION) -> float:
+    """Time (s) replicas started empty and held saturated at clock level ``k`` take for their running batch to reach
+    :data:`STEADY_FILL` of its steady count: :func:`fill_tokens` decoded at the token time of saturated replicas,
+    the table's largest batch ``B`` (the batch they hold, :func:`_simulate_saturated`) over their saturation throughput
+    (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). Before it a
+    KV-bound replica's contexts are young and its cache is not full, so it does not preempt; after it, it preempts
+    by recompute. mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
+    preset) at clock 0.57: 1,305 s (fill 25,803 tokens at 50.6 ms); the request engine's replicas there, started empty
+    at 1.1x their throughput, preempted none in their first 900 s and 2.4-4.0 times per completed request from
+    1,200 s on (measured 2026-12-05, docs/slo.md "A saturated KV-bound pool"). Source: the node tables and the
+    classes' length draws; no fitted number."""
+    sat = float(cal.eta) * float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k]) * float(sv.thr[k, -1])
+    if not (sat > 0):
+        return math.inf
+    return fill_tokens(classes) * float(sv.batch[-1]) / sat
+
+
+def young_saturated_ticks(queue_tok, fill_s, window_end_s: float) -> np.ndarray:
+    """The ticks (bools) a pool's replicas are simulated saturated (work stands in its queue: ``queue_tok`` > 0) at a
+    clock whose KV fill time ``fill_s`` (s, per tick: :func:`kv_fill_time_s`) exceeds the saturated point's counted
+    window (``window_end_s``, :func:`saturated_window_end_s`): the window's requests are served by replicas whose
+    contexts are still young, before the steady KV occupancy at which request fidelity's replicas preempt."""
+    q = np.asarray(queue_tok, float)
+    f = np.broadcast_to(np.asarray(fill_s, float), q.shape)
+    return np.isfinite(q) & (q > 0) & np.isfinite(f) & (f > float(window_end_s))
+
+
+def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], fill_s: float, window_end_s: float,
+                           attainment: float | None = None, notes: list[str] | None = None) -> str | None:
+    """The warning for a run whose KV-bound pool of long answers ``kv_pool`` was simulated saturated on the ticks
+    ``share`` says (``(ticks, of ticks, share of its requests that arrived there, served there)``,
+    :func:`young_saturated_ticks`): the estimate's saturated window closes at ``window_end_s`` s, before the KV fill
+    time ``fill_s`` (s, the longest of those ticks'), so it samples no preemption by recompute; request fidelity's
+    replicas preempt there and the stalls (the sequence's wait to re-enter and the recompute of its context) lengthen
+    its TPOT tail. Measured (docs/slo.md, Known gaps): mixed-fleet 14:00-15:00, TPOT p99 -42 % (52.6 against 91.4 ms),
+    TPOT p50 -2 %; longer saturated spells stall more (the request engine's replicas, simulated past the fill time,
+    read TPOT p99 83-220 ms there), so -42 % is the band of one window, not a bound. None (and a note in ``notes``)
+    where the share is too small to move the pool's p99 or attainment (:func:`ttft_gap_is_minor`)."""
+    if share[0] <= 0:
+        return None
+    head = (f"a saturated KV-bound pool: pool {kv_pool} (preempting) simulated saturated with young contexts (its "
+            f"KV cache fills in {fill_s:,.0f} s, after the {window_end_s:,.0f}-s window sampled)")
+    out: list[str] = []
+    _put_gap(out, notes, head, "request fidelity's replicas, once their cache is full, preempt by recompute, and a "
+             "preempted answer waits to re-enter and recomputes its context: its TPOT tail reads short there, "
+             "by at least the one window measured (mixed-fleet 14:00-15:00, 60 such ticks: reasoning TPOT p99 -42 %, "
+             "52.6 against 91.4 ms; TPOT p50 -2 %; longer saturated spells stall more, not bounded); confirm with "
+             "--set fidelity=request (docs/slo.md, Known gaps)", share, f"pool {kv_pool}'s", True, attainment)
+    return out[0] if out else None
+
+
 def slo_caveats(report: Mapping) -> list[str]:
     """Every caveat a report's SLO figures carry: the tail near the ceiling (:func:`tail_caveat`) and the known gaps
     its run was warned of (:func:`known_gap_caveats`, in ``warnings``) — what ``compare`` and ``plan`` print with the
