@@ -275,3 +275,17 @@ def test_hold_limit_and_a100_citations_say_what_their_sources_say():
     assert "abandonment" in d and "assumption" in d
     src = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
     assert "agree on every one" not in src and "HBM2e" in src
+
+
+def test_the_default_server_is_the_catalogs_dgx_h100_with_the_full_load_rules_host():
+    """The default ServerSpec's host maximum is the full-load rule's at the default server's numbers (it was the
+    literal 3142.0 beside the rule), and those numbers are the catalog's H100-SXM server's."""
+    from dcsim.node.catalog import resolve_gpu
+    from dcsim.scenario.node import DEFAULT_SERVER_TDP_W, ServerSpec, full_load_non_gpu_max_w
+
+    s, h100 = ServerSpec(), resolve_gpu("H100-SXM")
+    assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node,
+                                                      DEFAULT_SERVER_TDP_W) == 3142.0
+    assert h100.tdp_w == DEFAULT_SERVER_TDP_W
+    assert s.model_dump(exclude={"name"}) == h100.server.model_dump(exclude={"name"})
+
