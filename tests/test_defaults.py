@@ -130,7 +130,8 @@ def test_thermal_and_grid_defaults_have_one_home():
         assert spec.fan_exponent == fs.FAN_EXPONENT and spec.fan_min_speed == fs.FAN_MIN_SPEED
     fan = inspect.signature(cooling.crah_fan_power_w).parameters
     assert fan["exponent"].default is fan["min_speed"].default is inspect.Parameter.empty
-    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
+    assert (_default(dynamics.cooling_failure_response, "gpu_heat_share") == _default(dynamics.simulate, "gpu_heat_share")
+            == dynamics.GPU_HEAT_SHARE)  # simulate's was 0.0 (feedback off), a second default
     dw = grid.DeferrableWorkSpec()
     arr, price = np.full(48, 1e4), np.where(np.arange(48) % 24 < 5, 20.0, 80.0)
     for missing in ("quantile", "urgency_s"):
