@@ -20,7 +20,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 _worst,
                                 stack_note,
                                 transfer_mfu, transfer_profile)
-from dcsim.node.catalog import norm_gpu
+from dcsim.node.catalog import fitted_without_cap_rows, norm_gpu, stated_min_cap_frac
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
                              decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)
@@ -589,20 +589,19 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
 
 def own_cap_frac(prof: Mapping) -> float | None:
     """The lowest power cap (x TDP) a profile's own fit measured: ``fit.min_cap_frac`` (a pooled fit's
-    ``min_cap_frac``), written by ``dcsim calibrate`` since December 2026 (1.0 when its rows hold no cap row); 1.0
-    for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its GPU's TDP when it lists its cap rows, else 1.0
-    when its ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
-    does not say (an older record fitted to cap rows at a level it does not state, a hand-written profile): the caller
-    then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
-    for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
-        if v is not None:
-            return float(v)
+    ``min_cap_frac``: :func:`dcsim.node.catalog.stated_min_cap_frac`), written by ``dcsim calibrate`` since December
+    2026 (1.0 when its rows hold no cap row); for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its
+    GPU's TDP when it lists its cap rows, else 1.0 when it says its fit holds no cap row
+    (:func:`dcsim.node.catalog.fitted_without_cap_rows`, the rule :func:`dcsim.node.catalog.profile_clock_floor`
+    reads too); None when the profile does not say (an older record fitted to cap rows at a level it does not state, a
+    hand-written profile): the caller then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
+    stated = stated_min_cap_frac(prof)
+    if stated is not None:
+        return stated
     caps = [float(c["cap_w_per_gpu"]) for c in prof.get("cap_points") or [] if c.get("cap_w_per_gpu") is not None]
     if caps and prof.get("gpu"):  # a record with its cap rows but no min_cap_frac: the lowest of them over its TDP
         return round(min(caps) / resolve_gpu(str(prof["gpu"])).tdp_w, 4)
-    if str(prof.get("gamma_source") or "").startswith("assumption"):
-        return 1.0
-    return None
+    return 1.0 if fitted_without_cap_rows(prof) else None
 
 
 def _measured_here(prof: Mapping, gpu: str) -> bool:
