@@ -40,6 +40,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -58,7 +59,7 @@ from dcsim.scenario.base import FieldError, NoBoolNumbers
 from dcsim.scenario.paths import param_name, split_path
 
 __all__ = [
-    "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
+    "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep", "SweepWarning",
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
     "default_cache_dir",
     "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
@@ -685,6 +686,26 @@ def _cache_write(cache_dir: Path, h: str, payload: dict, key: str | None = None)
     atomic_write_bytes(_cache_path(cache_dir, h), json.dumps(d, sort_keys=True).encode("utf-8"))
 
 
+# --------------------------------------------------------------------------- what a sweep says
+
+class SweepWarning(UserWarning):
+    """What :func:`run_sweep` warns of, through :mod:`warnings` (library code prints nothing of its own): a sweep
+    estimated above :data:`SWEEP_WARN_S`, and the calibration caveat of its rows (:func:`calibration_caveat_line`).
+    ``dcsim sweep`` shows each as a plain line on stderr; from Python, ``warnings.simplefilter("ignore",
+    SweepWarning)`` silences them (and ``progress=False`` the progress bar and the cost line it opens with)."""
+
+
+def _plain_sweep_warnings(show: Callable) -> Callable:
+    """A ``warnings.showwarning`` for ``dcsim sweep``: a :class:`SweepWarning` as its text alone on stderr, any other
+    warning as ``show`` (the one it replaces) shows it."""
+    def showwarning(message, category, *args, **kw):
+        if issubclass(category, SweepWarning):
+            sys.stderr.write(f"{message}\n")
+        else:
+            show(message, category, *args, **kw)
+    return showwarning
+
+
 # --------------------------------------------------------------------------- progress
 
 class _Progress:
@@ -719,6 +740,11 @@ class _Progress:
         if done >= self.total:
             self.stream.write("\n")
         self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A line of the progress display (the sweep's cost before it runs), when the display is on."""
+        if self.enabled:
+            self.stream.write(text + "\n")
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -1018,10 +1044,10 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     cost, est_s = _cost_text(spec.name, total, len(todo_h), len(cached), ticks_todo, n_fine, workers,
                              client is not None, ticks_quiet, n_quiet)
     if todo_h and est_s > SWEEP_WARN_S:  # was silent: 10,000 points started, eta 23 h shown after the first
-        sys.stderr.write(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
-                         "cached and the same command resumes\n")
-    elif todo_h and show:
-        sys.stderr.write(cost + "\n")
+        warnings.warn(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
+                      "cached and the same command resumes", SweepWarning, stacklevel=2)
+    elif todo_h:
+        prep.say(cost)
     own_client = None
     if isinstance(client, str):
         from dask.distributed import Client
@@ -1045,7 +1071,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
             _kill_local_workers()
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, SweepInterrupted):
             if not callable(progress) and progress:
-                sys.stderr.write("\n")
+                prog.stream.write("\n")  # the bar's line ends before the message
             n_pts = len(todo_h) + len(cached)
             kept = sum(1 for h in payloads if "error" not in payloads[h])
             if cdir is None:
@@ -1076,7 +1102,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         rows.append(row)
     caveat = calibration_caveat_line(rows)
     if caveat:  # once for the sweep, as a run prints its caveat once above its figures
-        sys.stderr.write(caveat + "\n")
+        warnings.warn(caveat, SweepWarning, stacklevel=2)
     if out is not None:
         write_table(rows, out)
         rows.figure = write_figure(rows, out)
@@ -1268,8 +1294,11 @@ def cmd_sweep(args) -> int:
     t0 = time.perf_counter()
     try:
         cdir = None if args.no_cache else (args.cache_dir or USER_CACHE)
-        rows = run_sweep(spec, workers=args.workers, client=args.scheduler, cache_dir=cdir, progress=not args.quiet,
-                         out=out)
+        with warnings.catch_warnings():  # the sweep's warnings as plain lines, each time, as the CLI always said them
+            warnings.simplefilter("always", SweepWarning)
+            warnings.showwarning = _plain_sweep_warnings(warnings.showwarning)
+            rows = run_sweep(spec, workers=args.workers, client=args.scheduler, cache_dir=cdir,
+                             progress=not args.quiet, out=out)
     except SweepInterrupted as e:
         print_message(str(e), file=sys.stderr)
         return 130

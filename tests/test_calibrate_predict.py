@@ -97,10 +97,14 @@ def test_cli_prints_the_table_writes_json_and_refuses_misuse(tmp_path, capsys):
     assert "H100-SXM / qwen3-32b / bf16 / TP1: dcsim's transferred replica" in text
     # every group's rows are in what predicts them (the TP1 pair's pool holds them: catalog.pool_over_carry), so none
     # is tested against its band: each says it is in-sample
-    assert "outside the stated band" not in text and "repeated requests not predicted" in text
-    assert "in-sample: the pool that predicts these rows (pooled-H100-SXM) was fitted to them too" in text
+    assert "outside the stated band" not in text and "repeated requests not predicted" in text and "in-sample" in text
     res = json.loads(out.read_text())
-    assert {(g["gpu"], g["tensor_parallel"]) for g in res["groups"]} == {("B200", 1), ("H100-SXM", 1), ("H100-SXM", 2)}
+    groups = {(g["gpu"], g["tensor_parallel"]): g for g in res["groups"]}
+    assert set(groups) == {("B200", 1), ("H100-SXM", 1), ("H100-SXM", 2)}
+    # the written result, not the wording: each group's own file is in-sample, the TP1 pair's through its GPU's pool
+    assert {k: [f["pooled"] for f in g["summary"]["in_sample_files"]] for k, g in groups.items()} == {
+        ("B200", 1): [False], ("H100-SXM", 1): [True], ("H100-SXM", 2): [False]}
+    assert groups[("H100-SXM", 1)]["calibration"]["profile"] == "pooled-H100-SXM"
     assert main([str(QWEN32), "--predict", "--profile", str(tmp_path / "none.yaml")]) == 2
     assert "none.yaml" in capsys.readouterr().err
     assert main([str(QWEN32), "--profile", "H100-SXM_qwen3-32b_bf16_tp2"]) == 2  # --profile needs --predict

@@ -3,6 +3,7 @@ limit by the lowest cap its own rows measured (``fit.min_cap_frac``), not by the
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from conftest import small_scenario
@@ -324,3 +325,21 @@ def test_both_floors_follow_one_rule_for_a_profile_of_another_gpu():
                                   fromlist=["PROFILE_DIR"]).PROFILE_DIR / "H100-SXM_llama-3.1-70b_bf16_tp4.yaml"))
     c = build_models(load_scenario(sc)).groups[0].node.calibration
     assert (c["measured_cap_min_frac"], c["cap_min_of"]) == (1.0, "gpu")
+
+
+@pytest.mark.parametrize("prof", [
+    {"gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)"},  # the shipped B200/A100 pools
+    {"cap_points": []},
+    {"fit": {"min_cap_frac": None}, "min_cap_frac": 1.0},
+])
+def test_a_profile_without_cap_rows_is_full_clock_and_full_cap_by_one_rule(prof):
+    """own_cap_frac and profile_clock_floor read "no cap row in the fit" by one rule (catalog.fitted_without_cap_rows):
+    until session 52 an assumed gamma or an empty cap_points was the full board limit to one and "not said" to the
+    other (the B200 pool: cap floor 1.0 "profile", clock floor 1.0 "gpu"), and fit.min_cap_frac: null hid min_cap_frac
+    from the clock's."""
+    from dcsim.node.catalog import profile_clock_floor
+    from dcsim.node.model import cap_floor, clock_floor, own_cap_frac
+
+    assert own_cap_frac(prof) == profile_clock_floor(prof) == 1.0
+    assert cap_floor(prof, "B200") == clock_floor(prof, "B200") == (1.0, "profile")
+    assert own_cap_frac({}) is profile_clock_floor({}) is None  # a profile that says nothing: the GPU's figures

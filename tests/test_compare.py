@@ -975,3 +975,15 @@ def test_the_band_footnotes_lower_bound_is_that_of_the_groups_that_give_the_band
     assert "x headline band ±10 % tok/s, ±12 % J/token" in note and "≥" not in note
     rep["provenance"]["calibration"][0]["band_lower_bound"] = True  # the group that gives the band: "≥"
     assert _run_rows(["x"], [None], [rep])[0]["band_lower_bound"] is True
+
+
+def test_the_jpt_error_bars_per_level_are_read_in_one_place():
+    """The report's J/token figure and compare's overlay draw their per-level bars from
+    dcsim.metrics.fmt.jpt_band_pct_by_level (each had its own copy): a level the band does not state, or no band at
+    all (an in-sample run), draws no bar."""
+    from dcsim.metrics.fmt import jpt_band_pct_by_level
+
+    band = {"j_per_tok_pct_by_level": {"gpu": 19.3, "it": 19.2, "facility": None}}
+    assert jpt_band_pct_by_level(band) == [19.3, 19.2, 0.0]
+    assert jpt_band_pct_by_level(band, ["it"]) == [19.2]
+    assert jpt_band_pct_by_level(None) == jpt_band_pct_by_level({}) == [0.0, 0.0, 0.0]

@@ -190,7 +190,11 @@ def test_notice_over_is_the_announcement_alone_and_overlaps_refuses_an_empty_win
     from dcsim.power.grid import notice_over
     ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 1200.0)]
     t0 = np.arange(0.0, 9000.0, 900.0)
-    # ticks starting in [40 min, 60 min): the one at 45 min; the request's ticks are the caller's to drop
+    # ticks starting in [40 min, 60 min): the one at 45 min
     assert notice_over(ev, t0, 900.0).tolist() == [False, False, False, True] + [False] * 6
+    # a request whose notice window reaches back over an earlier request: the earlier request's ticks are its own,
+    # not notice ticks (the function once left them for its caller to drop): 0-15 min notice, 15-30 min capped
+    two = [CurtailmentEvent(900.0, 1800.0, 0.5, None, 0.0), CurtailmentEvent(2700.0, 3600.0, 0.5, None, 2700.0)]
+    assert notice_over(two, t0, 900.0).tolist() == [True, False, True] + [False] * 7
     assert overlaps(t0, 900.0, 1000.0, 1000.0).tolist() == [False] * 10
     assert overlaps(np.array([0.0]), 900.0, 500.0, 100.0).tolist() == [False]  # end before start

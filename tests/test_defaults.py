@@ -2,6 +2,9 @@
 
 import inspect
 
+import numpy as np
+import pytest
+
 from dcsim.power import delivery, rack
 from dcsim.scenario import facility as fs
 
@@ -117,17 +120,27 @@ def test_a_profile_without_overlap_p_runs_on_perf_params_default():
 
 
 def test_thermal_and_grid_defaults_have_one_home():
-    """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each."""
+    """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each. The
+    fan law and the deferrable threshold/urgency live in the scenario only: the pure model functions take them as
+    plain values (no default to drift from the spec's), and refuse a policy that needs one without it."""
     from dcsim.scenario import grid
     from dcsim.thermal import cooling, dynamics
     from dcsim.workload import deferrable
     for spec in (fs.ChillerPlantSpec(), fs.AirsideEconomizerSpec()):
-        assert spec.fan_exponent == _default(cooling.crah_fan_power_w, "exponent") == fs.FAN_EXPONENT
-        assert spec.fan_min_speed == _default(cooling.crah_fan_power_w, "min_speed") == fs.FAN_MIN_SPEED
-    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
+        assert spec.fan_exponent == fs.FAN_EXPONENT and spec.fan_min_speed == fs.FAN_MIN_SPEED
+    fan = inspect.signature(cooling.crah_fan_power_w).parameters
+    assert fan["exponent"].default is fan["min_speed"].default is inspect.Parameter.empty
+    assert (_default(dynamics.cooling_failure_response, "gpu_heat_share") == _default(dynamics.simulate, "gpu_heat_share")
+            == dynamics.GPU_HEAT_SHARE)  # simulate's was 0.0 (feedback off), a second default
     dw = grid.DeferrableWorkSpec()
-    assert _default(deferrable.schedule_deferrable, "quantile") == dw.quantile
-    assert _default(deferrable.schedule_deferrable, "urgency_s") == dw.urgency
+    arr, price = np.full(48, 1e4), np.where(np.arange(48) % 24 < 5, 20.0, 80.0)
+    for missing in ("quantile", "urgency_s"):
+        given = {"quantile": dw.quantile, "urgency_s": dw.urgency}
+        del given[missing]
+        with pytest.raises(ValueError, match=missing):
+            deferrable.schedule_deferrable(arr, 1e6, 3600.0, dw.deadline, policy="cheap", signal=price, **given)
+    head = deferrable.schedule_deferrable(arr, 1e6, 3600.0, dw.deadline)  # headroom uses neither
+    assert head["served_total"] == arr.sum()
 
 
 def test_fixed_load_default_is_the_spec_fraction():
@@ -263,3 +276,17 @@ def test_hold_limit_and_a100_citations_say_what_their_sources_say():
     assert "abandonment" in d and "assumption" in d
     src = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
     assert "agree on every one" not in src and "HBM2e" in src
+
+
+def test_the_default_server_is_the_catalogs_dgx_h100_with_the_full_load_rules_host():
+    """The default ServerSpec's host maximum is the full-load rule's at the default server's numbers (it was the
+    literal 3142.0 beside the rule), and those numbers are the catalog's H100-SXM server's."""
+    from dcsim.node.catalog import resolve_gpu
+    from dcsim.scenario.node import DEFAULT_SERVER_TDP_W, ServerSpec, full_load_non_gpu_max_w
+
+    s, h100 = ServerSpec(), resolve_gpu("H100-SXM")
+    assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node,
+                                                      DEFAULT_SERVER_TDP_W) == 3142.0
+    assert h100.tdp_w == DEFAULT_SERVER_TDP_W
+    assert s.model_dump(exclude={"name"}) == h100.server.model_dump(exclude={"name"})
+

@@ -149,3 +149,21 @@ def test_a_pool_over_carry_pair_with_a_lever_says_both():
                             levers={"preset": "fp8-kv"})).calibration
     assert c["status"] == "lever-modelled" and c["band_lower_bound"]
     assert "serving levers" in c["meaning"] and "pooled fit, whose data hold this pair's own" in c["meaning"]
+
+
+def test_pool_over_carry_is_a_field_of_the_record_and_stays_with_its_gpu():
+    """The pool-over-carry choice is the calibration record's own field (the carry bypassed, both worst errors on the
+    pair's rows), not a key riding in the profile dict: H200 Qwen3-32B TP1 runs on the H100's profile for the pair
+    (same silicon) and once inherited that key, its meaning calling the H100's pool "this GPU's pooled fit"."""
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    h100 = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-32b", tensor_parallel=1, precision="bf16")).calibration
+    poc = h100["pool_over_carry"]
+    assert h100["status"] == "transferred" and poc["carry_from"] == "H100-SXM_qwen3-32b_bf16_tp2"
+    assert max(poc["pool_pct"].values()) < max(poc["carry_pct"].values())  # why the pool runs it
+    assert h100["error_band_pct"] == {q: max(poc["pool_pct"][q], poc["carry_pct"][q]) for q in poc["pool_pct"]}
+    h200 = build_node(NodeSpec(gpu="H200", model="qwen3-32b", tensor_parallel=1, precision="bf16")).calibration
+    assert h200["status"] == "same-silicon" and h200["pool_over_carry"] is None
+    assert "this GPU's pooled fit" not in h200["meaning"] and "same die" in h200["meaning"]
+    assert h200["error_band_pct"] == h100["error_band_pct"]  # the sibling's band, as before

@@ -287,3 +287,14 @@ def test_the_binding_maps_key_fits_the_figure_at_every_width(nx):
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width
     text = " ".join(title.get_text().split())
     assert text.startswith("right: what binds most of the run.") and text.endswith("any limit (or demand) binds")
+
+
+def test_a_row_without_its_binding_rule_gets_no_colour_from_the_plurality():
+    """A point's marker is coloured by binding_that_holds (its binding.holds, or its shares by the same rule); a row
+    with neither is drawn white (-1), not coloured by its binding.most_common, the plurality the rule replaced."""
+    from dcsim.plots.sweep import _holds
+
+    assert _holds({"point": 0, "binding.most_common": "power", "error": None})[0] == -1
+    shares = {"binding.share.demand": 0.45, "binding.share.power": 0.3, "binding.share.cooling": 0.25}
+    code, share = _holds({"point": 0, "binding.most_common": "demand", "error": None, **shares})
+    assert (code, share) == (2, 0.55)  # power leads the limits, which together outlast demand

@@ -60,7 +60,7 @@ def test_steady_state_is_held_and_plant_hits_set_point():
     assert new.t_space_c == pytest.approx(15.0 + 7e6 / p.ua_w_per_k, abs=1e-9)
     assert f["q_out_w"] == pytest.approx(7e6, rel=1e-9)
     # a load step within capacity: the loop is back at its set point at the end of every tick
-    s = simulate(p, st, np.full(30, 9e6), Q, 60.0)
+    s = simulate(p, st, np.full(30, 9e6), Q, 60.0, gpu_heat_share=0.0)
     np.testing.assert_allclose(s["t_loop_c"], 15.0, atol=1e-9)
 
 
@@ -72,7 +72,7 @@ def test_simulated_run_conserves_energy_including_the_tank():
     rng = np.random.default_rng(3)
     it = rng.uniform(4e6, 9e6, 400)
     cap = np.where((np.arange(400) > 50) & (np.arange(400) < 200), 3e6, Q)
-    s = simulate(p, st, it, cap, 30.0)
+    s = simulate(p, st, it, cap, 30.0, gpu_heat_share=0.0)
     stored = p.c_space_j_per_k * (s["t_space_c"][-1] - st.t_space_c) + p.c_loop_j_per_k * (s["t_loop_c"][-1] - st.t_loop_c)
     assert stored == pytest.approx(np.sum(s["it_heat_w"] - s["q_out_w"]) * 30.0, rel=1e-9, abs=1e3)
     # the tank gives out exactly what it loses, stays within [0, capacity] and is recharged after
@@ -86,7 +86,7 @@ def test_with_no_heat_removal_the_rise_is_the_energy_balance():
     p = params()
     st = steady_state(p, 6e6)
     n, dt = 600, 1.0
-    s = simulate(p, st, np.full(n, 6e6), 0.0, dt)
+    s = simulate(p, st, np.full(n, 6e6), 0.0, dt, gpu_heat_share=0.0)
     mean_t = (p.c_space_j_per_k * s["t_space_c"] + p.c_loop_j_per_k * s["t_loop_c"]) / (p.c_space_j_per_k + p.c_loop_j_per_k)
     mean_0 = (p.c_space_j_per_k * st.t_space_c + p.c_loop_j_per_k * st.t_loop_c) / (p.c_space_j_per_k + p.c_loop_j_per_k)
     # m·c_p·dT/dt = Q_in − Q_out with Q_out = 0: linear in time

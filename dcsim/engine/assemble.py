@@ -401,7 +401,7 @@ def calibration_provenance(m: Models, below: dict | None = None) -> list[dict]:
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
             "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_min_of",
-            "cap_extrapolated", "gamma_source")
+            "cap_extrapolated", "gamma_source", "pool_over_carry")
     below = below or {}
     out = []
     for g in m.groups:

@@ -504,8 +504,7 @@ class FlexChunk:
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
         # announced before the tick starts and not a request's tick (power.grid.notice_over: causal)
-        self.notice = ((notice_over(fx.events, ex.t_s, fx.dt) & ~np.asarray(ex.request, dtype=bool)).tolist()
-                       if fx.events else [False] * n)
+        self.notice = notice_over(fx.events, ex.t_s, fx.dt).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)

@@ -392,6 +392,14 @@ def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict
             "weighted": tok_weighted and by_level["facility"][1]}
 
 
+def jpt_band_pct_by_level(band: Mapping[str, Any] | None, levels=("gpu", "it", "facility")) -> list[float]:
+    """The J/token error bar (%) at each of ``levels`` (gpu, it, facility) of a :func:`headline_band`: its
+    ``j_per_tok_pct_by_level``, 0 where it gives none and without a band. The one read of the per-level bars that the
+    report's J/token figure and ``dcsim compare``'s J/token overlay draw (each had its own copy until session 52)."""
+    by_level = (band or {}).get("j_per_tok_pct_by_level") or {}
+    return [float(by_level.get(k) or 0.0) for k in levels]
+
+
 def band_pct_value(x: Any) -> float | None:
     """A band figure (%) as a table stores it: rounded to 9 decimals, so that a band stated 30.83 and weighted back is
     30.83, not 30.829999999999995 (the float arithmetic of :func:`headline_band`); None for no figure. results.csv

@@ -70,7 +70,7 @@ from dcsim.node.model import (FEW_DOF, QUANTITIES_PER_POINT, NodeModel, band_dof
                               fit_dof, fmt_band, point_params, worst_in_sample)
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
-from dcsim.node.power import GAMMA_RANGE, PowerParams
+from dcsim.node.power import GAMMA_RANGE, PowerParams, bisect_clock
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec, NodeSpec
 from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, check_count, count_arg, out_folder, read_text
@@ -1255,17 +1255,11 @@ def _fitted(prob: Problem, gamma: float):
 
 def clock_at_cap(d, gpu, tp: int, perf: PerfParams, pw: PowerParams, it: tuple, cap_w_per_gpu: float) -> float:
     """The highest clock in [the GPU's lowest, 1] at which the iteration ``it`` (``iteration_step``'s arguments) of a
-    replica of ``tp`` GPUs draws at most ``cap_w_per_gpu`` per GPU (bisection, 40 halvings, as
-    :meth:`dcsim.node.model.NodeModel.clock_for_step`): 1.0 when full clock is within it."""
+    replica of ``tp`` GPUs draws at most ``cap_w_per_gpu`` per GPU (:func:`dcsim.node.power.bisect_clock`, the
+    bisection :meth:`dcsim.node.model.NodeModel.clock_for_step` runs): 1.0 when full clock is within it."""
     cap = max(float(cap_w_per_gpu), gpu.power_limit_min_w)
-    pw_at = lambda c: iteration_step(step_params(d, gpu, tp, perf, pw, c), *it)[1] / tp  # noqa: E731
-    if pw_at(1.0) <= cap:
-        return 1.0
-    lo, hi = gpu.clock_min, 1.0
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if pw_at(mid) <= cap else (lo, mid)
-    return lo
+    per_gpu = np.vectorize(lambda c: iteration_step(step_params(d, gpu, tp, perf, pw, float(c)), *it)[1] / tp)
+    return float(bisect_clock(per_gpu, cap, gpu.clock_min))
 
 
 def min_cap_frac(caps: list[dict]) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -327,23 +328,42 @@ def measured_cap_frac(gpu: str) -> float:
     return _measured_cap_fracs().get(_norm(gpu), 1.0)
 
 
-def profile_clock_floor(prof: dict) -> float | None:
-    """The lowest clock (fraction of maximum) a profile's measurements cover: the least ``clock_fit`` of its
-    ``cap_points`` (the clock its fitted model runs each cap row at under that row's cap, written by ``dcsim calibrate``,
-    :func:`dcsim.node.calibrate.clock_at_cap`), a pooled fit's ``min_clock_frac``; 1.0 (full clock) for a profile whose
-    fit records no cap row (``fit.min_cap_frac`` / ``min_cap_frac`` 1.0, or ``cap_points`` empty); None when it does
-    not say (a hand-written profile, one with cap points written before ``clock_fit``: the caller takes the GPU's
-    shipped figure, :func:`measured_clock_frac`)."""
+def stated_min_cap_frac(prof: Mapping) -> float | None:
+    """The lowest power cap (x TDP) a profile's fit says it measured: its ``fit.min_cap_frac``, else (a pooled fit) its
+    ``min_cap_frac``; None when neither is given (the one reading :func:`profile_clock_floor` and
+    :func:`dcsim.node.model.own_cap_frac` share)."""
+    for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
+        if v is not None:
+            return float(v)
+    return None
+
+
+def fitted_without_cap_rows(prof: Mapping) -> bool:
+    """Whether a profile says its fit holds no capped row: a stated lowest cap (:func:`stated_min_cap_frac`) of 1.0
+    (every row at the full board limit), an empty ``cap_points`` list, or a ``gamma_source`` saying the DVFS exponent
+    was an assumption for want of cap rows (:func:`dcsim.node.calibrate._gamma_source`). The one rule by which
+    :func:`profile_clock_floor` reads full clock and :func:`dcsim.node.model.own_cap_frac` the full board limit; until
+    the code review of session 52 each had its own (an empty ``cap_points`` or an assumed gamma was "no cap rows" to
+    one and "not said" to the other, and a ``fit`` stating ``min_cap_frac: null`` hid a pooled ``min_cap_frac`` from
+    the clock's)."""
+    stated = stated_min_cap_frac(prof)
+    return ((stated is not None and stated >= 1.0) or prof.get("cap_points") == []
+            or str(prof.get("gamma_source") or "").startswith("assumption"))
+
+
+def profile_clock_floor(prof: Mapping) -> float | None:
+    """The lowest clock (fraction of maximum) a profile's measurements cover: a pooled fit's ``min_clock_frac``, the
+    least ``clock_fit`` of its ``cap_points`` (the clock its fitted model runs each cap row at under that row's cap,
+    written by ``dcsim calibrate``, :func:`dcsim.node.calibrate.clock_at_cap`); 1.0 (full clock) for a profile whose
+    fit holds no cap row (:func:`fitted_without_cap_rows`); None when it does not say (a hand-written profile, one
+    with cap points written before ``clock_fit``: the caller takes the GPU's shipped figure,
+    :func:`measured_clock_frac`)."""
     if prof.get("min_clock_frac") is not None:
         return float(prof["min_clock_frac"])
-    cps = prof.get("cap_points")
-    clocks = [float(c["clock_fit"]) for c in cps or [] if c.get("clock_fit") is not None]
+    clocks = [float(c["clock_fit"]) for c in prof.get("cap_points") or [] if c.get("clock_fit") is not None]
     if clocks:
         return min(1.0, min(clocks))
-    fit_min = (prof.get("fit") or {}).get("min_cap_frac", prof.get("min_cap_frac"))
-    if (fit_min is not None and float(fit_min) >= 1.0) or (cps is not None and not cps):
-        return 1.0
-    return None
+    return 1.0 if fitted_without_cap_rows(prof) else None
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 _worst,
                                 stack_note,
                                 transfer_mfu, transfer_profile)
-from dcsim.node.catalog import norm_gpu
+from dcsim.node.catalog import fitted_without_cap_rows, norm_gpu, stated_min_cap_frac
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
                              decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)
@@ -289,12 +289,16 @@ def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 
-def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) -> tuple[dict | None, str]:
-    """``(profile, status)`` from ``gpu``'s own calibrations: this model's at this TP (``calibrated``), a model of
-    the same shape (``same-architecture``), either at another TP (``other-tp``, with that carry's band) — unless the
-    pair was measured and its GPU's pooled transfer predicted it better than that carry
-    (:func:`dcsim.node.catalog.pool_over_carry`: ``transferred``, its meaning naming the carry it bypassed, with the
-    band :func:`calibration_record` sets for it); ``(None, "")`` when there is none."""
+def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str,
+                     tp: int) -> tuple[dict | None, str, dict | None]:
+    """``(profile, status, pool_over_carry)`` from ``gpu``'s own calibrations: this model's at this TP
+    (``calibrated``), a model of the same shape (``same-architecture``), either at another TP (``other-tp``, with that
+    carry's band) — unless the pair was measured and its GPU's pooled transfer predicted it better than that carry
+    (:func:`dcsim.node.catalog.pool_over_carry`, returned third for :func:`calibration_record`: ``transferred``, its
+    meaning naming the carry it bypassed, with the band it sets); ``(None, "", None)`` when there is none. Until the
+    code review of session 52 the choice rode in the profile dict as an extra key, and a same-silicon GPU running on
+    such a pair's profile (H200 Qwen3-32B TP1 on the H100's) inherited it: its meaning called the H100's pool "this
+    GPU's pooled fit" in place of the same-silicon wording."""
     prof, status = find_profile(gpu.name, model.name, precision, tp), "calibrated"
     if prof is None:
         prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
@@ -304,7 +308,7 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
             # the pair was measured and its GPU's pool (without the model's data) predicted it better than this carry:
             # the transfer runs it (the shipped pool, which holds the pair's rows); calibration_record sets its band
             t = transfer_profile(gpu, model, precision)
-            return {**t, "pool_over_carry": better}, t["status"]
+            return t, t["status"], better
         # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured; the band is
         # that of the measured carries of this ratio or less, a lower bound beyond the largest (calibration_record)
         src = int(prof["tensor_parallel"])
@@ -313,18 +317,18 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
                 "tp_carry": {"gpu": gpu.name, "from_tp": src, "to_tp": tp, "ratio": ratio,
                              "measured_ratio_max": measured_tp_ratio_max(gpu.name)}}
         status = "other-tp"
-    return (prof, status) if prof is not None else (None, "")
+    return (prof, status, None) if prof is not None else (None, "", None)
 
 
 def _same_silicon_profile(sib: GpuSpec, gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) -> dict:
     """The profile ``sib`` (a calibrated GPU on ``gpu``'s die) would run this model on — its own calibration, or
     its pooled transfer — with the power terms scaled to ``gpu``'s dynamic range; the band is ``sib``'s for that
     profile (a lower bound: ``gpu``'s memory generation and board are not measured)."""
-    prof, status = _shipped_profile(sib, model, precision, tp)
+    prof, status, poc = _shipped_profile(sib, model, precision, tp)
     if prof is None:
         prof = transfer_profile(sib, model, precision)
         status = prof["status"]
-    band = calibration_record(prof, status, sib.name, model.name, precision, tp)["error_band_pct"]
+    band = calibration_record(prof, status, sib.name, model.name, precision, tp, pool_over_carry=poc)["error_band_pct"]
     # the compute efficiency as a share of the die's achievable matmul rate, on this board's (H200 FP8 1,453 against
     # the H100's 1,403 TFLOP/s [MAMF]; BF16 the same): a sibling's transfer is already held at its ceiling
     params = rescale_power(prof["params"], sib, gpu)
@@ -399,11 +403,11 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     problem = tensor_parallel_problem(model, tp, gpn)
     if problem:
         raise ValueError(problem)
-    source = None
+    source = poc = None
     if spec.profile is not None:
         prof, status, source = _named_profile(spec.profile, base_dir, gpu, model, spec.precision, tp)
     else:
-        prof, status = _shipped_profile(gpu, model, spec.precision, tp)
+        prof, status, poc = _shipped_profile(gpu, model, spec.precision, tp)
         sib = same_silicon_gpu(gpu) if prof is None else None
         if sib is not None:
             prof = _same_silicon_profile(sib, gpu, model, spec.precision, tp)
@@ -433,7 +437,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
         calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
                                        layout=_layout_name(model, ep), borrowed=_borrowed_used(prof, d),
-                                       source=source),
+                                       source=source, pool_over_carry=poc),
     )
 
 
@@ -589,20 +593,19 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
 
 def own_cap_frac(prof: Mapping) -> float | None:
     """The lowest power cap (x TDP) a profile's own fit measured: ``fit.min_cap_frac`` (a pooled fit's
-    ``min_cap_frac``), written by ``dcsim calibrate`` since December 2026 (1.0 when its rows hold no cap row); 1.0
-    for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its GPU's TDP when it lists its cap rows, else 1.0
-    when its ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
-    does not say (an older record fitted to cap rows at a level it does not state, a hand-written profile): the caller
-    then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
-    for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
-        if v is not None:
-            return float(v)
+    ``min_cap_frac``: :func:`dcsim.node.catalog.stated_min_cap_frac`), written by ``dcsim calibrate`` since December
+    2026 (1.0 when its rows hold no cap row); for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its
+    GPU's TDP when it lists its cap rows, else 1.0 when it says its fit holds no cap row
+    (:func:`dcsim.node.catalog.fitted_without_cap_rows`, the rule :func:`dcsim.node.catalog.profile_clock_floor`
+    reads too); None when the profile does not say (an older record fitted to cap rows at a level it does not state, a
+    hand-written profile): the caller then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
+    stated = stated_min_cap_frac(prof)
+    if stated is not None:
+        return stated
     caps = [float(c["cap_w_per_gpu"]) for c in prof.get("cap_points") or [] if c.get("cap_w_per_gpu") is not None]
     if caps and prof.get("gpu"):  # a record with its cap rows but no min_cap_frac: the lowest of them over its TDP
         return round(min(caps) / resolve_gpu(str(prof["gpu"])).tdp_w, 4)
-    if str(prof.get("gamma_source") or "").startswith("assumption"):
-        return 1.0
-    return None
+    return 1.0 if fitted_without_cap_rows(prof) else None
 
 
 def _measured_here(prof: Mapping, gpu: str) -> bool:
@@ -917,7 +920,7 @@ def fit_band(fit: dict) -> dict | None:
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None,
-                       source: dict | None = None) -> dict:
+                       source: dict | None = None, pool_over_carry: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own band when calibrated (:func:`fit_band`: its
@@ -926,8 +929,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     pair: a lower bound); the worst error of a calibration carried to another TP degree
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred — but for a pair measured without a profile of its own that runs on
-    the pool because the pool predicted its rows better than its other-TP carry (``pool_over_carry``,
-    :func:`dcsim.node.catalog.pool_over_carry`), the larger per quantity of the two held-out worst errors on its own
+    the pool because the pool predicted its rows better than its other-TP carry (``pool_over_carry``, the rows
+    :func:`dcsim.node.catalog.pool_over_carry` chose by; recorded as ``pool_over_carry``: the carry bypassed and both
+    worst errors), the larger per quantity of the two held-out worst errors on its own
     rows (the pool without the model's data, the carry), since the choice between them was made on those rows and
     the pool that runs holds them: a measured reference, not the held-out error of what runs (``meaning`` says so); the worst over the pools it averages when generic (a lower bound:
     the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
@@ -968,9 +972,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     src = source_text(source)
     head = (f"the scenario's node.profile {src}" if src and status == "user-profile"
             else STATUS_TEXT[status] + (f": {src}" if src else ""))
-    if prof.get("pool_over_carry"):
+    poc = pool_over_carry
+    if poc:
         # the pool runs a pair it was fitted on: not "no measurement" (STATUS_TEXT's transferred)
-        poc = prof["pool_over_carry"]
         band = _worst([poc["leave_one_model_out"], poc["carry"]])
         head = (STATUS_TEXT[status] + "; " if status == "lever-modelled" else "") + (
                 f"this GPU's pooled fit, whose data hold this pair's own measurements ({poc['carry']['profile']}), used "
@@ -1029,5 +1033,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "measured_cap_min_frac": cap_m, "cap_min_of": cap_of,
             "measured_clock_min": clk_m, "clock_min_of": clk_of,
             "gamma_source": prof.get("gamma_source"),
+            # a measured pair run on its GPU's pool instead of its other-TP carry (catalog.pool_over_carry): the carry
+            # bypassed and the worst point errors of both on the pair's own rows, which chose between them
+            "pool_over_carry": ({"carry_from": poc["carry"]["from"], "pool_pct": _worst([poc["leave_one_model_out"]]),
+                                 "carry_pct": _worst([poc["carry"]])} if poc else None),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}

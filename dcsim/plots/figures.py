@@ -23,7 +23,8 @@ from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocat
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
 from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, NEAR_TIE, energy_label, fmt_band, fmt_headline_band,
-                               fmt_local_window, fmt_time, headline_band, out_of_sample_bands, pool_band_fracs,
+                               fmt_local_window, fmt_time, headline_band, jpt_band_pct_by_level, out_of_sample_bands,
+                               pool_band_fracs,
                                sample_scope)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
@@ -1363,8 +1364,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     # report.html's card print): until 2026-12-05 the figure worked out its own and its legend gave the widest level's
     # (mixed-fleet: the GPU level's 19.30 % beside the headline's facility 19.18 %)
     band = headline_band(report)
-    by_level = (band or {}).get("j_per_tok_pct_by_level") or {}
-    err = [float(by_level.get(k) or 0.0) / 100.0 for k, _ in levels]
+    err = [p / 100.0 for p in jpt_band_pct_by_level(band, [k for k, _ in levels])]
     for b, v, e in zip(bars, vals, err):
         if np.isfinite(v):  # above the error bar when there is one
             ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v * (1 + e)), xytext=(0, 4),

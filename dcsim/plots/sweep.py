@@ -60,7 +60,6 @@ JPT = (("joules_per_output_token.facility", "facility", "#555555"),
        ("joules_per_output_token.it", "IT", POWER_COLORS["it_other"]),
        ("joules_per_output_token.gpu", "GPU", POWER_COLORS["gpu"]))
 SHARES = tuple(f"binding.share.{n}" for n in BINDING_NAMES)
-MOST = "binding.most_common"
 #: what binds most of a point's run by the headline's rule (:func:`dcsim.tpf.binding_that_holds`), the column
 #: results.csv carries (:data:`dcsim.sweep.HEADLINE_COLUMNS`) and the marker reads; rows without it (plain dicts)
 #: are read from their shares by the same function
@@ -332,8 +331,9 @@ def _mean(rows: Sequence[Mapping], ids: Sequence[int], key: str) -> float:
 
 def _holds(row: Mapping) -> tuple[int, float]:
     """(code, share of the run) of what binds most of a point's run (:func:`dcsim.tpf.binding_that_holds` on its
-    shares: a limit where the limits together outlast demand, with the share some limit binds); its
-    ``binding.most_common`` and no share without shares; (-1, nan) without either."""
+    shares: a limit where the limits together outlast demand, with the share some limit binds); (-1, nan), a white
+    marker, without its ``binding.holds`` or its shares. Until the code review of session 52 a row without either took
+    its ``binding.most_common``, the plurality the rule replaced, and coloured the marker as if the rule said so."""
     if _failed(row):
         return -1, math.nan
     if row.get(HOLDS) in BINDING_NAMES:  # the row's own column (dcsim.sweep.headline_columns: the same rule)
@@ -342,7 +342,7 @@ def _holds(row: Mapping) -> tuple[int, float]:
     if sh:
         name, share = binding_that_holds(sh)
         return _binding_code(name), share
-    return _binding_code(row.get(MOST)), math.nan
+    return -1, math.nan
 
 
 def _holds_label(code: int) -> str:

@@ -148,22 +148,25 @@ def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: floa
 
 
 def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float):
-    """True where a tick starting at ``t0`` starts inside a request's notice window: start − notice ≤ t0 < start
-    (``dt_s``, the tick's length, is not read: kept for the callers' signature). A controller acts on a notice only at
-    a tick that begins at or after the utility announced it, so this is the announcement condition alone; the caller
-    drops the ticks held to a request's cap (:func:`cap_over`; the engine's ``Exogenous.request``), which are a
-    request's ticks, never a notice's: what is left are the ticks on which the battery pre-charges and deferrable work
-    is held. A notice shorter than a tick announced inside the tick before the request therefore gives no notice tick:
-    no controller on that tick length could act on it before the request's tick (docs/grid.md).
+    """True where a tick [t0, t0 + ``dt_s``) starts inside a request's notice window (start − notice ≤ t0 < start) and
+    is no request's tick (it overlaps no request: :func:`overlaps`, the ticks :func:`cap_over` holds to a request's
+    cap). A controller acts on a notice only at a tick that begins at or after the utility announced it, and a tick a
+    request caps is that request's, never a notice's: what is left are the ticks on which the battery pre-charges and
+    deferrable work is held. A notice shorter than a tick announced inside the tick before the request therefore gives
+    no notice tick: no controller on that tick length could act on it before the request's tick (docs/grid.md).
 
     Until 2026-12-05 the notice was read at mid-tick (a 5-min notice with 15-min ticks held no tick's middle), then,
     for part of that day, over any overlap of the tick with the notice window: the battery charged and deferrable work
-    was held from the tick's start, up to a tick before the utility announced the request."""
+    was held from the tick's start, up to a tick before the utility announced the request. Until the code review of
+    session 52 the request's ticks were left in and dropped by the caller (the engine's ``Exogenous.request``): a
+    tick inside one request's notice window that a still earlier request capped read as a notice tick here."""
     t0 = np.asarray(t0_s, dtype=float)
-    m = np.zeros(t0.shape, dtype=bool)
+    announced = np.zeros(t0.shape, dtype=bool)
+    capped = np.zeros(t0.shape, dtype=bool)
     for ev in events:
-        m |= (t0 >= ev.start_s - ev.notice_s) & (t0 < ev.start_s)
-    return m
+        announced |= (t0 >= ev.start_s - ev.notice_s) & (t0 < ev.start_s)
+        capped |= overlaps(t0, dt_s, ev.start_s, ev.end_s)
+    return announced & ~capped
 
 
 def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:

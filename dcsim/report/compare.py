@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (band_pct_value, band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
-                               fmt_duration, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
-                               tok_s_band_frac, within_band_lead_names)
+                               fmt_duration, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, jpt_band_pct_by_level,
+                               local_datetime, or_list, tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, binding_headline, mean_compute_ceiling, start_text,
@@ -1072,7 +1072,7 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             # each run's own headline band at each level, as its joules_per_token figure draws it (AUF item 9: the
             # overlay drew mixed-fleet's 3.13 J plain beside its own figure's ≥±19 %)
             band = headline_band(report)
-            pct = np.array([float(((band or {}).get("j_per_tok_pct_by_level") or {}).get(k) or 0.0) for k in levels])
+            pct = np.array(jpt_band_pct_by_level(band, levels))
             err = np.where(np.isfinite(vals), np.asarray(vals, dtype=float) * pct / 100.0, 0.0)
             tag = _jpt_band_text(band) if pct.any() else ""  # per level where they differ, as its own figure says
             bars = ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width * 0.95,

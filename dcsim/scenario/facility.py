@@ -80,8 +80,8 @@ PDU_LOSS_FRACTION = 0.01
 FIXED_LOAD_FRACTION = 0.002
 
 # --------------------------------------------------------------------------- fans
-# The one home of the fan defaults (the CRAH fans of a chiller plant, an airside economizer's supply fans and
-# dcsim.thermal.cooling.crah_fan_power_w's defaults).
+# The one home of the fan defaults (the CRAH fans of a chiller plant and an airside economizer's supply fans;
+# dcsim.thermal.cooling.crah_fan_power_w takes them from its caller, with no default of its own).
 #: affinity-law exponent, power ∝ speed³ for variable-speed fans (fan affinity laws; [LEI] models CRAH fans so)
 FAN_EXPONENT = 3.0
 #: minimum fan speed fraction (assumption: variable-speed drives are commonly floored near 30 % to keep airflow and

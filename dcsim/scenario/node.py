@@ -35,6 +35,13 @@ def full_load_non_gpu_max_w(server_max_w: float, psu_efficiency: float, gpus_per
     return float(round(FULL_LOAD_FRACTION * server_max_w * psu_efficiency - gpus_per_node * tdp_w))
 
 
+#: the default server: the catalog's DGX H100 (dcsim/data/gpus.yaml H100-SXM server): 8 GPUs [DGXH100], 10.2 kW maximum
+#: system power [DGXH100] [SWsim], 80 PLUS Platinum PSUs at 94 % [FLASH]; its host maximum is the full-load rule's
+DEFAULT_GPUS_PER_NODE, DEFAULT_SERVER_MAX_W, DEFAULT_PSU_EFFICIENCY = 8, 10200.0, 0.94
+DEFAULT_NON_GPU_MAX_W = full_load_non_gpu_max_w(DEFAULT_SERVER_MAX_W, DEFAULT_PSU_EFFICIENCY, DEFAULT_GPUS_PER_NODE,
+                                                DEFAULT_SERVER_TDP_W)
+
+
 class ServerSpec(Spec):
     """The server a GPU ships in (non-GPU power is DC, before PSU losses).
 
@@ -44,19 +51,20 @@ class ServerSpec(Spec):
     """
 
     name: str = "server"
-    gpus_per_node: int = Field(8, ge=1, description="GPUs per server; default 8 [DGXH100]")
+    gpus_per_node: int = Field(DEFAULT_GPUS_PER_NODE, ge=1, description="GPUs per server; default 8 [DGXH100]")
     server_max_w: quantity("power", gt=0) = Field(
-        10200.0, description="vendor's maximum system power at the wall; default the DGX H100's 10.2 kW "
-                             "[DGXH100] [SWsim]")
+        DEFAULT_SERVER_MAX_W, description="vendor's maximum system power at the wall; default the DGX H100's "
+                                          "10.2 kW [DGXH100] [SWsim]")
     non_gpu_idle_w: quantity("power", ge=0) = Field(
         1200.0, description="host DC power with the GPUs idle; default 1.2 kW (assumption, as the catalog's H100 "
                             "server: checked against MLPerf power runs' idle readings [MLP-PWR], docs/node.md)")
     non_gpu_max_w: quantity("power", ge=0) = Field(
-        3142.0, description="host DC power at full GPU load; default 3,142 W, the full-load rule [D] for the DGX H100 "
-                            "(10200 x 0.912 x 0.94 - 8 x 700 W); a GPU spec that leaves it out derives it for its own "
-                            "tdp_w and server_max_w (full_load_non_gpu_max_w)")
+        DEFAULT_NON_GPU_MAX_W, description="host DC power at full GPU load; default 3,142 W, the full-load rule [D] "
+                                           "for the DGX H100 (10200 x 0.912 x 0.94 - 8 x 700 W: DEFAULT_NON_GPU_MAX_W); "
+                                           "a GPU spec that leaves it out derives it for its own tdp_w and server_max_w "
+                                           "(full_load_non_gpu_max_w)")
     psu_efficiency: quantity("fraction", gt=0, le=1) = Field(
-        0.94, description="PSU efficiency; default 0.94, 80 PLUS Platinum at 50 % load [FLASH]")
+        DEFAULT_PSU_EFFICIENCY, description="PSU efficiency; default 0.94, 80 PLUS Platinum at 50 % load [FLASH]")
 
     @model_validator(mode="after")
     def _order(self):

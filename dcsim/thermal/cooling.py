@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcsim.scenario.facility import FAN_EXPONENT, FAN_MIN_SPEED
-
 __all__ = [
     "RHO_AIR", "CP_AIR", "RHO_WATER", "CP_WATER",
     "chiller_cop", "economizer_fraction", "fan_power_w", "crah_fan_power_w",
@@ -59,13 +57,15 @@ def fan_power_w(heat_w, delta_t_k: float, pressure_pa: float, efficiency: float)
 
 
 def crah_fan_power_w(air_heat_w, design_air_heat_w: float, delta_t_k: float, pressure_pa: float,
-                     efficiency: float, exponent: float = FAN_EXPONENT, min_speed: float = FAN_MIN_SPEED):
+                     efficiency: float, exponent: float, min_speed: float):
     """CRAH fan power [W] on the affinity laws: P = P_design·s^n, speed s = clip(Q/Q_design, s_min, 1)
     (fans at full speed beyond the design heat: the excess is not removed — that is the cooling
     limit's business, see heat_rejection_capacity_w).
 
     P_design from fan_power_w at the design air heat (CALIBRATION C3: 24–91 W/kW across [LEI]
-    bounds); n = 3 for variable-speed fans (affinity law), 0 for constant speed."""
+    bounds); n = 3 for variable-speed fans (affinity law), 0 for constant speed. No defaults here: the scenario's
+    (``fan_exponent`` / ``fan_min_speed``, :data:`dcsim.scenario.facility.FAN_EXPONENT` / ``FAN_MIN_SPEED``) are
+    passed by its caller."""
     p_design = fan_power_w(design_air_heat_w, delta_t_k, pressure_pa, efficiency)
     s = np.clip(np.asarray(air_heat_w, dtype=float) / design_air_heat_w, min_speed, 1.0)
     return p_design * s**exponent

@@ -23,12 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcsim.scenario.grid import DeferrableWorkSpec
-
-# one home for the deferrable defaults: the scenario spec (with its reasons there)
-DEFAULT_QUANTILE = float(DeferrableWorkSpec.model_fields["quantile"].default)
-DEFAULT_URGENCY_S = float(DeferrableWorkSpec.model_fields["urgency"].default)
-
 __all__ = ["DeferrableQueue", "schedule_deferrable", "signal_threshold"]
 
 
@@ -108,10 +102,13 @@ class DeferrableQueue:
 
 def schedule_deferrable(arrivals_tok, capacity_tok, dt_s: float, deadline_s: float, *,
                         policy: str = "headroom", signal=None, threshold: float | None = None,
-                        quantile: float = DEFAULT_QUANTILE, urgency_s: float = DEFAULT_URGENCY_S) -> dict:
+                        quantile: float | None = None, urgency_s: float | None = None) -> dict:
     """Run a :class:`DeferrableQueue` over ticks: `arrivals_tok` (deferrable tokens arriving per
     tick), `capacity_tok` (tokens the tick's headroom allows). For policy ``cheap``/``clean``
-    the tick is open when `signal` ≤ `threshold` (default: the `quantile` of `signal`).
+    the tick is open when `signal` ≤ `threshold` (or, without one, the `quantile` of `signal`), and work due
+    within `urgency_s` is served in a closed tick; those policies refuse to run without the values they use (the
+    scenario's defaults are :class:`dcsim.scenario.grid.DeferrableWorkSpec`'s ``quantile`` and ``urgency``; this
+    model takes plain values). ``headroom`` serves every tick and uses neither.
 
     Returns per-tick ``served`` and ``backlog`` (end of tick) arrays and the totals
     ``arrived``, ``served``, ``served_late``, ``backlog_end``, ``overdue_end`` (tokens),
@@ -123,12 +120,17 @@ def schedule_deferrable(arrivals_tok, capacity_tok, dt_s: float, deadline_s: flo
     elif policy in ("cheap", "clean"):
         if signal is None:
             raise ValueError(f"policy {policy!r} needs a signal (price or carbon per tick)")
+        missing = [k for k, v in (("urgency_s", urgency_s), ("quantile", quantile if threshold is None else 0.0))
+                   if v is None]
+        if missing:
+            raise ValueError(f"policy {policy!r} needs {' and '.join(missing)} (a scenario's deferrable block "
+                             "gives them: DeferrableWorkSpec.urgency and .quantile)")
         sig = np.broadcast_to(np.asarray(signal, dtype=float), a.shape)
         threshold = signal_threshold(sig, quantile) if threshold is None else float(threshold)
         open_ = sig <= threshold
     else:
         raise ValueError(f"unknown deferrable policy {policy!r} (headroom, cheap, clean)")
-    q = DeferrableQueue(deadline_s, urgency_s)
+    q = DeferrableQueue(deadline_s, 0.0 if urgency_s is None else urgency_s)  # headroom: every tick is open
     served = np.zeros(a.size)
     backlog = np.zeros(a.size)
     for i in range(a.size):

@@ -20,7 +20,7 @@ from dcsim.power.grid import (
 )
 from dcsim.power.storage import battery_params, dispatch
 from dcsim.scenario.facility import BatteryStorageSpec
-from dcsim.scenario.grid import CurtailmentProcessSpec, PriceSeriesSpec
+from dcsim.scenario.grid import CurtailmentProcessSpec, DeferrableWorkSpec, PriceSeriesSpec
 from dcsim.workload.deferrable import schedule_deferrable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +72,10 @@ for name, batt in (("no battery", None),
 #    in the cheapest 30 % of hours (urgent work served whatever the price)
 batch = 0.3 * ts["achieved_tok_s"] * dt
 spare = np.maximum(ts["compute_tok_s"] - 0.7 * ts["achieved_tok_s"], 0.0) * dt
+dw = DeferrableWorkSpec()  # the scenario's defaults: the 0.3 quantile, 4 h urgency
 for policy in ("headroom", "cheap"):
-    d = schedule_deferrable(batch, spare, dt, 86400.0, policy=policy, signal=price)
+    d = schedule_deferrable(batch, spare, dt, 86400.0, policy=policy, signal=price, quantile=dw.quantile,
+                            urgency_s=dw.urgency)
     mean_price = np.sum(d["served"] * price) / np.sum(d["served"]) * 3.6e9
     print(f"  deferrable {policy:8s}: served {d['served_total'] / d['arrived']:.4%} (rest queued at the end), "
           f"late {d['served_late']:.3g} tokens, mean delay {d['mean_delay_s'] / 3600:.2f} h, "
