@@ -420,8 +420,9 @@ def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
     d, b, a = (np.atleast_1d(x).ravel() for x in (d, b, a))
     K = len(cv.rate_pq)
     # a·N replicas with their racks: the IT power at a level is a x the fleet's (overhead 0 in in_service_it_w),
-    # the budget per unit facility b / a
-    unit = b / a
+    # the budget per unit facility as steady.ceilings_at reads it
+    ovh = float(m.overhead_w)
+    unit = (b - a * ovh) / a + ovh
     fit = np.stack([np.interp(unit, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1) * a[:, None]
     heat = m.facility.heat_to_reject_w
     k_d, _ = steady_die_levels(groups, cv, p, heat, d, a, 0.0, fit_levels=fit)
