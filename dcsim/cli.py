@@ -225,7 +225,10 @@ def cmd_tpf(args) -> int:
         out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
         # Q is set by the IT heat the plant can take (its capacity less the PDU and UPS losses it also rejects),
         # the like of the power line's IT budget; the raw capacity beside it would read E_tok 7 % high (docs/report.md)
-        out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (IT heat budget "
+        out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (the GPU dies at their limit in normal operation "
+                   "hold the clock: the compute ceiling of the level they hold; the plant's IT heat budget "
+                   f"{fq(r['it_budget_cooling_w'], 'power')} takes more)" if r.get("cooling_limit") == "die" else
+                   f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (IT heat budget "
                    f"{fq(r['it_budget_cooling_w'], 'power')} of the plant's {fq(r['heat_capacity_w'], 'power')})"
               if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
         tie = r.get("near_tie")

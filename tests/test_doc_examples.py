@@ -19,5 +19,5 @@ def test_example_runs_and_matches_its_doc(path):
     for line in out.stdout.splitlines():
         # every printed figure the docs quote must be the one the example prints
         if line.strip() and line.split()[0] in ("defaults", "30", "300", "liquid", "year:", "curtailment:", "no", "battery",
-                                                "deferrable", "budget"):
+                                                "deferrable", "budget", "closed", "simulation:"):
             assert line.strip() in docs, line

@@ -66,7 +66,8 @@ from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
 __all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors",
-           "group_gpu_w", "load_per_level", "throttle_level", "steady_die_level", "thermal_params_of",
+           "group_gpu_w", "load_per_level", "throttle_level", "steady_die_level", "steady_die_levels",
+           "die_ceiling_tok_s", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
@@ -87,6 +88,10 @@ DIE_RESTART_MARGIN_K = 5.0
 #: throttle), 2 the die limit held in normal operation (the plant at its setpoint: FlexChunk._die_hold); 0 neither
 THROTTLE_ENGAGED = 1
 THROTTLE_DIE_HOLD = 2
+#: The die hold reads each chunk's levels at once (FlexChunk._die_table, numpy over ticks) where a tick's inputs are
+#: the table's; False: the per-tick reference (steady_die_level) on every tick. Both give the same run, bit for bit
+#: (tests/test_die_hold_vector.py); the switch is there for that test and the timing in docs/thermal-dynamics.md.
+DIE_HOLD_VECTORISED = True
 #: secant steps bounding a recovering plant's heat moved to the meter's headroom (FlexChunk._plant_cap)
 PLANT_CAP_ITERS = 8
 _USD_PER_MWH = 1.0 / 3.6e9
@@ -343,6 +348,93 @@ def steady_die_level(groups: list[DieGroup], cv, p, heat_w, rate_tok_s: float, a
     return throttle_level(groups, cv, t_space_at(it), rate_tok_s, a, loads=us)
 
 
+def steady_die_levels(groups: list[DieGroup], cv, p, heat_w, rate_tok_s, avail, overhead_w,
+                      fit_levels=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`steady_die_level` of many ticks at once (numpy over ticks): ``rate_tok_s`` and ``avail`` (n,) (or
+    scalars, broadcast), ``overhead_w`` a scalar or (n,), ``fit_levels`` None or (n, K). Returns (levels (n,) int,
+    groups (n,) int), element for element what :func:`steady_die_level` returns for that tick: the same floating-point
+    operations in the same order (np.interp per level over the ticks, the heat model's arithmetic elementwise), so
+    the two agree exactly (``tests/test_die_hold_vector.py`` on random cases; the per-tick function stays the
+    reference oracle). :meth:`FlexChunk._die_hold` reads it once per chunk (:meth:`FlexChunk._die_table`) and the
+    closed form's die ceiling (:func:`die_ceiling_tok_s`) on arrays of moments."""
+    rate, a = np.broadcast_arrays(np.atleast_1d(np.asarray(rate_tok_s, dtype=float)),
+                                  np.atleast_1d(np.asarray(avail, dtype=float)))
+    n, K = rate.size, len(cv.rate_pq)
+    top = K - 1
+    ovh = np.broadcast_to(np.asarray(overhead_w, dtype=float), (n,))
+    rates = np.repeat(rate[:, None], K, axis=1)
+    if fit_levels is not None:
+        rates = np.minimum(rates, np.broadcast_to(np.asarray(fit_levels, dtype=float), (n, K)))
+    on = a > 1e-12
+    us = np.empty((n, K))
+    it = np.empty((n, K))
+    u_last = float(cv.u[-1])
+    for k in range(K):
+        x = rates[:, k] / np.where(on, a, 1.0)
+        us[:, k] = np.where(on, np.interp(x, cv.rate_pq[k], cv.u), u_last)
+        it[:, k] = np.interp(us[:, k], cv.u, cv.it_pq[k])
+    heat = np.asarray(heat_w(in_service_it_w(it, a[:, None], ovh[:, None])), dtype=float)
+    t_space = p.setpoint_c + heat / p.ua_w_per_k
+    level = np.full(n, K, dtype=np.int64)
+    who = np.zeros(n, dtype=np.int64)
+    top_ok = np.ones(n, dtype=bool)
+    for i, g in enumerate(groups):
+        gpu = np.empty((n, K))
+        for k in range(K):
+            gpu[:, k] = np.interp(us[:, k], cv.u, g.gpu_w_pq[k])
+        allowed = (g.t_limit_c - t_space) / g.r_th_k_per_w * (1 + 1e-12)
+        over = gpu > allowed
+        top_ok &= ~over[:, top]
+        kg = np.where(over.any(axis=1), np.argmax(over, axis=1) - 1, top)
+        first = kg < level
+        who = np.where(first, i, who)
+        level = np.minimum(level, kg)
+    level = np.where(top_ok, top, level)
+    who = np.where(top_ok, 0, who)
+    return level, who
+
+
+def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
+    """The closed form's die ceiling (tokens/s; +inf where the dies do not hold the clock): the compute ceiling of the
+    clock level the dies hold in normal operation, as the simulation's die hold sets it (:meth:`FlexChunk._die_hold`:
+    the plant at its setpoint, the white space at the steady state of each level's own heat, every rack group's die at
+    or under its limit; :func:`steady_die_levels`). Each level is read serving what it can of the work under the
+    power budget ``it_budget_w`` (W of IT, the closed form's P budget; the uniform level's rate at it, as the
+    controller's ``fit_levels``): first the demand itself; where the level held there serves it, the ceiling is that
+    level's full-batch rate (the demand is met, the binding demand); where it does not, the work waiting grows, the
+    levels are read at their full work (the power budget's rate) and the ceiling is the level held there: the rate
+    the simulation settles at. ``gpu_scale`` the replica count's multiple (racks scale with it, as
+    :func:`dcsim.engine.steady.ceilings_at`). ``None`` for a run without ``facility.thermal`` (no die hold; with it
+    the hold acts whether or not the pre-emptive cap is set, as in the engine). Broadcasts ``demand_tok_s``, ``it_budget_w`` and ``gpu_scale``."""
+    th = m.scenario.facility.thermal
+    if th is None:
+        return None
+    cache = m.__dict__.setdefault("_die_groups", {})  # per Models (with_interconnect builds new ones: new plant)
+    if "th" not in cache:
+        p = thermal_params_of(m)
+        cache["th"] = (p, die_groups(m, p))
+    p, groups = cache["th"]
+    cv = m.curves
+    d, b, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (demand_tok_s, it_budget_w, gpu_scale)))
+    shape = d.shape
+    d, b, a = (np.atleast_1d(x).ravel() for x in (d, b, a))
+    K = len(cv.rate_pq)
+    # a·N replicas with their racks: the IT power at a level is a x the fleet's (overhead 0 in in_service_it_w),
+    # the budget per unit facility as steady.ceilings_at reads it
+    ovh = float(m.overhead_w)
+    unit = (b - a * ovh) / a + ovh
+    fit = np.stack([np.interp(unit, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1) * a[:, None]
+    heat = m.facility.heat_to_reject_w
+    k_d, _ = steady_die_levels(groups, cv, p, heat, d, a, 0.0, fit_levels=fit)
+    k_inf, _ = steady_die_levels(groups, cv, p, heat, np.full(d.size, np.inf), a, 0.0, fit_levels=fit)
+    k_d, k_inf = np.maximum(k_d, 0), np.maximum(k_inf, 0)
+    full = np.array([float(r[-1]) for r in cv.rate_pq])
+    served_at_d = np.minimum(full[k_d] * a, fit[np.arange(d.size), k_d]) >= d * (1 - 1e-12)
+    k = np.where(served_at_d, k_d, k_inf)
+    q = np.where(k >= K - 1, np.inf, full[k] * a)
+    return q.reshape(shape) if shape else float(q[0])
+
+
 def _setpoint_c(cooling) -> float:
     """The loop temperature the plant holds: chilled-water supply, warm-water supply, or supply air."""
     for k in ("chw_supply_t", "supply_t", "supply_air_t"):
@@ -520,6 +612,9 @@ class FlexChunk:
         self.t_exit = np.zeros(n, dtype=bool)
         self.fac_tab = self.heat_tab = None  # built on first use (_power)
         self.frontier = None  # the fleet's efficient frontier, on first use (_cap_at)
+        self.lifted = -1      # the last tick whose fit_levels the battery lifted (fits)
+        self.die_tab = None   # the die hold's levels of every tick at two works, on first use (_die_table)
+        self.die_hits = [0, 0]  # ticks the die hold read from the table, and by the per-tick reference
         if fx.th is not None:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
@@ -608,6 +703,7 @@ class FlexChunk:
             one = self.ex_at(avail, j)
             for name in ("power_tok_s", "it_max_power_w"):
                 getattr(ex, name)[j] = float(getattr(one, name)[0])
+            self.lifted = j  # this tick's fit_levels are no longer the chunk's (the die table's): _die_hold
             return float(one.fit_top[0]), float(one.fit_frontier[0]), one.fit_levels[0]
         ftop += f * (float(hi.fit_top[j]) - ftop)
         ffr += f * (float(hi.fit_frontier[j]) - ffr)
@@ -615,6 +711,7 @@ class FlexChunk:
         for name in ("power_tok_s", "it_max_power_w"):
             a = getattr(ex, name)
             a[j] += f * (float(getattr(hi, name)[j]) - float(a[j]))
+        self.lifted = j
         return ftop, ffr, lv
 
     def thermal_limit(self, j: int, md: int, limit: float, k: int, lv) -> tuple[int, float, int]:
@@ -674,8 +771,7 @@ class FlexChunk:
         (-1) runs the lowest: a steady state no clock holds, which preflight's die_limit_warnings names."""
         fx, ex = self.fx, self.ex
         cv, a = fx.m.curves, float(self.avail[j])
-        kd, bind = steady_die_level(fx.th_groups, cv, fx.th, fx.m.facility.heat_to_reject_w, self.need, a,
-                                    float(ex.overhead_w), fit_levels=lv)
+        kd, bind = self._die_level(j, a, lv)
         kd = max(kd, 0)
         t = float(ex.t_s[j])
         gb = fx.th_groups[bind]
@@ -697,6 +793,52 @@ class FlexChunk:
         self.throttled[j] = THROTTLE_DIE_HOLD
         ex.cooling_tok_s[j] = min(float(ex.cooling_tok_s[j]), float(cv.rate_pq[kd][-1]) * a)
         return held
+
+    def _die_level(self, j: int, a: float, lv) -> tuple[int, int]:
+        """(level, group) of :func:`steady_die_level` for tick ``j`` at the work ``self.need`` on the share ``a`` with
+        the rates ``lv``, read from the chunk's table where the tick's inputs are the table's (:meth:`_die_table`: the
+        same in-service share, the chunk's own ``fit_levels``, and the work either the tick's arrivals alone, an empty
+        queue, or enough that every level serves all it can: then the result does not depend on the work), else
+        computed for the tick (the per-tick reference, :func:`steady_die_level`). Exactly the reference's answer
+        either way (``tests/test_die_hold_vector.py``); :data:`DIE_HOLD_VECTORISED` False reads the reference always."""
+        fx, ex = self.fx, self.ex
+        need = self.need
+        if DIE_HOLD_VECTORISED and self.lifted != j:
+            if self.die_tab is None:
+                self.die_tab = self._die_table()
+            tab = self.die_tab
+            if a == tab["a"][j]:
+                if need == tab["need"][j]:
+                    self.die_hits[0] += 1
+                    return tab["k_need"][j], tab["g_need"][j]
+                if need >= tab["sat"][j]:
+                    self.die_hits[0] += 1
+                    return tab["k_sat"][j], tab["g_sat"][j]
+        self.die_hits[1] += 1
+        return steady_die_level(fx.th_groups, fx.m.curves, fx.th, fx.m.facility.heat_to_reject_w, need, a,
+                                float(ex.overhead_w), fit_levels=lv)
+
+    def _die_table(self) -> dict:
+        """The die hold of every tick of the chunk at once (:func:`steady_die_levels`, numpy over ticks), at two works:
+        the tick's arrivals alone (``need``: the work of a tick whose queue is empty) and an unbounded work (``sat``:
+        every level at the rate the budgets allow it, ``fit_levels``, or its full batch). A tick's work at or over
+        ``sat`` = max over levels of min(fit_levels[k], share x full-batch rate of level k x (1 + 1e-9)) reads every
+        level at the same load as the unbounded work (its rate the budget's, or past the level's full batch, where
+        the load is the full batch either way), so its answer is that of the unbounded work, exactly."""
+        fx, ex = self.fx, self.ex
+        cv = fx.m.curves
+        a = np.array(self.avail, dtype=float, copy=True)
+        lv = np.asarray(ex.fit_levels, dtype=float)
+        need = np.asarray(ex.demand_tok_s, dtype=float).copy()
+        heat, ovh = fx.m.facility.heat_to_reject_w, float(ex.overhead_w)
+        k_need, g_need = steady_die_levels(fx.th_groups, cv, fx.th, heat, need, a, ovh, fit_levels=lv)
+        k_sat, g_sat = steady_die_levels(fx.th_groups, cv, fx.th, heat, np.full(a.size, np.inf), a, ovh,
+                                         fit_levels=lv)
+        full = np.array([float(r[-1]) for r in cv.rate_pq])
+        sat = np.max(np.minimum(lv, a[:, None] * full[None, :] * (1 + 1e-9)), axis=1)
+        sat = np.where(a > 1e-12, sat, -np.inf)
+        return {"a": a.tolist(), "need": need.tolist(), "sat": sat.tolist(), "k_need": k_need.tolist(),
+                "g_need": g_need.tolist(), "k_sat": k_sat.tolist(), "g_sat": g_sat.tolist()}
 
     # -- after the tick is served -------------------------------------------------------------
     def _it_w(self, md: int, sv: float, k: int, a: float, limit: float) -> float:
@@ -1084,6 +1226,8 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             "shed_space_c": p.shed_space_c, "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
             "peak_space_c": float(np.max(ts["t_space_c"])), "peak_loop_c": float(np.max(ts["t_loop_c"])),
             "throttled_s": float(np.count_nonzero(ts["thermal_throttled"]) * dt),
+            # of which the dies held the clock in normal operation (code 2, the plant at its setpoint), not the plant
+            "throttled_die_s": float(np.count_nonzero(np.asarray(ts["thermal_throttled"]) == THROTTLE_DIE_HOLD) * dt),
             "shed_s": float(np.count_nonzero(ts["thermal_shed"]) * dt),
             "engaged_s": float(np.count_nonzero(ts["thermal_engaged"]) * dt),
             "time_to_first_throttle_s": fx.first_throttle_s, "time_to_first_shed_s": fx.first_shed_s,

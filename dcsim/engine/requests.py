@@ -150,6 +150,7 @@ class _Lane:
         self._ovh_share = pool.overhead_w * self.frac
         self._last_gpu_w = np.zeros(self.pool.n)
         self._down = np.zeros(self.pool.n, dtype=bool)
+        self._mine = None  # which scenario-wide replicas this lane simulates (_fault_edges), on first use
         self._up_scale = 1.0  # hybrid: the sample's in-service share over its rounded count (<= 1)
         self._any_down = False
         self._all_up = np.ones(self.pool.n, dtype=bool)  # read-only by convention: never modified
@@ -348,7 +349,12 @@ class _Lane:
             rt = ra = np.zeros(0)
             rc = ri = ro = np.zeros(0, np.int64)
             headroom = None
-        if len(segs) == 1:
+        edges = self._fault_edges(t0, t1)
+        up_s = None  # seconds each replica was in service this tick, where a failure or repair falls inside it
+        if edges:
+            energy, fins, sh_c, sh_o, up_s = self._serve_split(t0, t1, segs, edges, available, rt, ra, rc, ri, ro,
+                                                               headroom)
+        elif len(segs) == 1:
             energy, fins, sh_c, sh_o = self.pool.serve(t1, segs[0][1], rt, ra, rc, ri, ro, available=available,
                                                        headroom_w=headroom)
         else:  # the tick's first part at the upper clock level, the rest at the lower one
@@ -363,8 +369,8 @@ class _Lane:
         if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
             eng.metrics.record_shed(sh_c)
             shed_tok += float(sh_o.sum())
-        if self._any_down:  # a failed replica is out of service and draws nothing, as the fluid model takes it
-            energy = np.where(self._down, 0.0, energy)
+        if up_s is None and self._any_down:  # a failed replica is out of service and draws nothing, as the fluid
+            energy = np.where(self._down, 0.0, energy)  # model takes it (_serve_split: over its down part only)
         self._last_gpu_w = energy / dt
         gpu_j = float(energy.sum()) * self._up_scale
         # output tokens served: those the replicas generated this tick, iteration by iteration (a long
@@ -386,7 +392,12 @@ class _Lane:
             eng._flush()
         over_ratio = 0.0
         for g, sel in self._by_group:  # wall power of each replica in service from its mean GPU power this tick
-            walls = np.where(self._down[sel], 0.0, m.groups[g].node.wall_power(self._last_gpu_w[sel]))
+            if up_s is not None:  # in service a share of the tick: its draw while up, for that share
+                f_up = up_s[sel] / dt
+                walls = np.where(f_up > 0, f_up * m.groups[g].node.wall_power(
+                    self._last_gpu_w[sel] / np.maximum(f_up, 1e-12)), 0.0)
+            else:
+                walls = np.where(self._down[sel], 0.0, m.groups[g].node.wall_power(self._last_gpu_w[sel]))
             it_w += float(np.sum(walls)) * self._up_scale
             over_ratio = max(over_ratio, self._rack_ratio(g, walls))
         if over_ratio > 1 + 1e-6:  # a rack over its limit this tick (counted once per tick)
@@ -1098,6 +1109,88 @@ class _Lane:
         self._down = down
         self._any_down = bool(down.any())
         return ~down if self._any_down and not down.all() else self._all_up
+
+    def _fault_edges(self, t0: float, t1: float) -> list[float]:
+        """Failure and repair times of this lane's replicas strictly inside ``(t0, t1)`` (request fidelity only; a
+        hybrid sample reads the tick's mean share): where the tick is served in parts (:meth:`_serve_split`)."""
+        fx = self.m.faults
+        if fx is None or self.frac < 1.0 or not fx.failures:
+            return []
+        mine = self._mine
+        if mine is None:
+            mine = self._mine = np.zeros(fx.replicas, dtype=bool)
+            mine[self.global_idx] = True
+        out = set()
+        for rep, f0, f1 in fx.failures:
+            on = mine[rep]
+            for t in (f0[on], f1[on]):
+                out.update(float(x) for x in t[(t > t0) & (t < t1)])
+        return sorted(out)
+
+    def _serve_split(self, t0, t1, segs, edges, available, rt, ra, rc, ri, ro, headroom):
+        """Serve the tick in parts cut at the failures and repairs inside it (``edges``) and the clock segments'
+        change: each part on the replicas in service during it. A replica failing inside the tick stops at its
+        failure (its requests are drained and retried, from the start, at the door next tick) and draws nothing
+        after; one repaired inside it takes requests from its repair (where the tick's replicas are not narrowed by
+        idle_power_down or consolidation, which choose at the tick's start). So each replica is in service for
+        exactly the part of the tick it is up: the fluid model's time-mean over the tick
+        (:meth:`dcsim.faults.FaultSchedule.availability_over`). Until 2026-12-05 request fidelity read the failed
+        replicas at the tick's start only (a failure inside a tick began at the next one, a repair likewise).
+        Returns the serve's (energy J per replica, finished, shed classes, shed output tokens) and the seconds each
+        replica was in service."""
+        fx = self.m.faults
+        tm = segs[0][0] if len(segs) > 1 else None
+        cuts = sorted(set(edges) | ({tm} if tm is not None and t0 < tm < t1 else set())) + [t1]
+        n = self.pool.n
+        energy = np.zeros(n)
+        up_s = np.zeros(n)
+        fins, shed_c, shed_o = [], [], []
+        down = self._down.copy()
+        avail = available.copy()
+        simple = self._share >= 1.0 and self._awake_n is None
+        start, i = t0, 0
+        for b in cuts:
+            clock = segs[0][1] if tm is None or b <= tm else segs[1][1]
+            j = int(np.searchsorted(rt, b, side="left")) if b < t1 else len(rt)
+            if j > i and not avail.any():  # every replica down: the part's requests wait at the door
+                self._requeue(list(zip(ra[i:j], rc[i:j], ri[i:j], ro[i:j])))
+                i = j
+            e, f, c, o = self.pool.serve(b, clock, rt[i:j], ra[i:j], rc[i:j], ri[i:j], ro[i:j],
+                                         available=avail if avail.any() else None, headroom_w=headroom)
+            energy += np.where(down, 0.0, e)
+            up_s += np.where(down, 0.0, b - start)
+            fins += list(f)
+            shed_c.append(np.asarray(c))
+            shed_o.append(np.asarray(o))
+            i, start = j, b
+            if b < t1:
+                now = np.asarray(fx.replicas_down(b), dtype=bool)[self.global_idx]
+                newly, back = now & ~down, down & ~now
+                retry = []
+                for r in np.flatnonzero(newly):
+                    retry += self.pool.drain(int(r))
+                if retry:
+                    self._requeue(retry)
+                    self.requeued += len(retry)
+                avail = avail & ~newly
+                if simple:
+                    avail = avail | back
+                down = now
+        self._down = down
+        self._any_down = bool(down.any())
+        cat = lambda parts: (np.concatenate([p for p in parts if len(p)]).astype(np.int64)  # noqa: E731
+                             if any(len(p) for p in parts) else np.zeros(0, np.int64))
+        return energy, fins, cat(shed_c), cat(shed_o), up_s
+
+    def _requeue(self, reqs: list) -> None:
+        """Requests (arrival, class, input tokens, output tokens) back to the front of the door queue, oldest first."""
+        reqs = sorted(reqs, key=lambda r: r[0])
+        if not reqs:
+            return
+        a = np.array(reqs, dtype=float)
+        self._hold.appendleft((a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)))
+        self._hold_n += len(reqs)
+        self._hold_tok += int(a[:, 3].sum())
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> tuple[np.ndarray, np.ndarray]:
         """(IT W, GPU W) of this pool in the ticks since the last call (sample measured + fluid

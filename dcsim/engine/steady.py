@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.flex import die_ceiling_tok_s
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
                        CROSSOVER_T_OUT_STEP_C, binding_of, binding_of_pool, facility_bound_pool, near_tie_margin)
@@ -106,10 +107,21 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     c = m.curves.compute_tok_s * a
     p = m.curves.ceiling(unit(it_p), "p", beyond_compute=True) * a
     q = m.curves.ceiling(unit(it_q), "q", beyond_compute=True) * a
+    out = {}
+    th = m.scenario.facility.thermal
+    if th is not None:
+        # the GPU dies at their limit in normal operation hold the clock (dcsim.engine.flex.FlexChunk._die_hold): the
+        # cooling ceiling is the lower of the plant's and the dies' (die_ceiling_tok_s, at the budget the engine's
+        # levels are read under: the power budget alone where heat is stored, with the pre-emptive cap the cooling
+        # budget too). Until 2026-12-05 the plant's alone: the closed form read compute (C) where the run read cooling.
+        it_fit = np.minimum(it_p, it_q) if th.preemptive_cap else it_p
+        q_die = np.asarray(die_ceiling_tok_s(m, d, it_fit, a), dtype=float)
+        out["die_binds"] = q_die < q
+        q = np.minimum(q, q_die)
     code = binding_of(d, c, p, q)
     return {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": p, "cooling_tok_s": q,
             "achieved_tok_s": np.minimum(np.minimum(d, c), np.minimum(p, q)), "binding": code,
-            "it_budget_power_w": it_p, "it_budget_cooling_w": it_q, "heat_capacity_w": heat}
+            "it_budget_power_w": it_p, "it_budget_cooling_w": it_q, "heat_capacity_w": heat, **out}
 
 
 def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> float:
@@ -324,8 +336,11 @@ def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None =
         r = ceilings_at(m, demand[i], t_db[i], t_wb[i])
         per_pool = r.pop("pools", None)
         bound = r.pop("bound_pool", None)
+        die = bool(r.pop("die_binds", False))
         code = int(r["binding"])
         r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
+        if die:  # Q is the dies' (the clock they hold at their limit), not the plant's: dcsim tpf says which
+            r["cooling_limit"] = "die"
         if per_pool is not None:  # several pools: each pool's demand, ceilings, achieved and binding
             r["pools"] = [{"name": pool.name, "demand_tok_s": float(per_pool["demand_tok_s"][p]),
                            "compute_tok_s": float(per_pool["compute_tok_s"][p]),

@@ -360,6 +360,19 @@ def _flag_ticks(ts: Mapping[str, np.ndarray], column: str) -> np.ndarray:
     return np.nan_to_num(np.asarray(ts[column], dtype=float)) > 0
 
 
+def _throttle_cause(ts: Mapping[str, np.ndarray]) -> str:
+    """What held the clock on a run's throttled ticks, for a label: "" where only the plant did (the masses heating
+    past the limit: thermal_throttled 1, as every label read before the die hold), ": the die limit in normal
+    operation" where only the dies did (2, the plant at its setpoint), ": the plant, and the die limit in normal
+    operation" where both did."""
+    if "thermal_throttled" not in ts:
+        return ""
+    code = np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float))
+    if not np.any(code == 2):
+        return ""
+    return ": the plant, and the die limit in normal operation" if np.any(code == 1) else ": the die limit in normal operation"
+
+
 def _span_edges(t: np.ndarray) -> np.ndarray:
     """Edges of the tick intervals: tick i covers [t[i], t[i+1]); the last tick lasts one step."""
     if t.size == 0:
@@ -632,6 +645,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     tick_s = float(np.median(np.diff(t_ticks))) if t_ticks.size > 1 else 0.0  # the run's tick, for shift bursts
     # the thermal flags' runs on the ticks; the daily view's on the days (a day flagged when any of its ticks is)
     th_cols = ("thermal_throttled", "thermal_shed")
+    ts_th = ts  # the tick columns (the daily view replaces ts by its daily means)
     if daily:
         day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
         th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
@@ -758,10 +772,16 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         q_th = np.full(ceilings["cooling"].shape, np.nan)
         for s_, e_ in throttled:
             q_th[s_:e_] = ceilings["cooling"][s_:e_]
+        # the cause (thermal_throttled 1: the plant short, the masses heating; 2: the dies at their limit in normal
+        # operation, the plant at its setpoint) said where the run has the die hold; a plant's throttle reads as before
+        code = np.nan_to_num(np.asarray(ts_th["thermal_throttled"], dtype=float))
+        die_only = bool(np.any(code == 2)) and not np.any(code == 1)
         ax.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9,
-                label="Q, thermal throttle: the rate at\nthe clock the die limit allows")
+                label="Q, thermal throttle: the rate at\nthe clock the die limit allows"
+                + ("\n(" + ("the dies in normal operation" if die_only else "the plant short, and the dies in\n"
+                             "normal operation") + ")" if np.any(code == 2) else ""))
         s_, e_ = max(throttled, key=lambda r: r[1] - r[0])
-        ax.annotate("thermal throttle (Q)", (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
+        ax.annotate("die limit (Q)" if bool(np.all(code[s_:e_] == 2)) else "thermal throttle (Q)", (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
                     xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
                     color=CONSTRAINT_COLORS["cooling"], fontweight="bold",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
@@ -780,7 +800,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # (or shed) tick are marked, one span per stretch of consecutive days (the runs of the flag's daily highest;
         # until 2026-12-05 one span per day, from the flag's daily mean)
         for column, ymin, ymax, color, label in (
-                ("thermal_throttled", 0.97, 1.0, CONSTRAINT_COLORS["cooling"], "days the GPUs throttled (thermal)"),
+                ("thermal_throttled", 0.97, 1.0, CONSTRAINT_COLORS["cooling"],
+                 "days the GPUs throttled (thermal" + _throttle_cause(ts_th) + ")"),
                 ("thermal_shed", 0.94, 0.97, "black", "days IT was shed (thermal)")):
             for k, (d0, d1) in enumerate(th_days[column]):
                 ax.axvspan(edges[d0], edges[d1], ymin=ymin, ymax=ymax, color=color, alpha=0.9, linewidth=0,

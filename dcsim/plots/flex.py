@@ -253,7 +253,10 @@ def thermal_figure(result: Any):
     local clock (hours, or dates beyond 3 days)."""
     report, ts = _parts(result)
     th = report.get("thermal")
-    if not th or "t_space_c" not in ts or not np.any(ts.get("thermal_engaged", 0)):
+    # drawn where the masses engaged (a cooling failure) or the dies held the clock in normal operation
+    # (thermal_throttled 2; until 2026-12-05 such a hall, throttled every tick, had no thermal figure)
+    if not th or "t_space_c" not in ts or not (np.any(ts.get("thermal_engaged", 0))
+                                               or np.any(ts.get("thermal_throttled", 0))):
         return None
     x, xlabel, every = _time(ts)
     fig = new_figure(11.0, 5.0)
@@ -294,7 +297,12 @@ def thermal_figure(result: Any):
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
     # the throttle in the cooling colour (the signature colours the same ticks cooling-bound; it was the power
     # colour); the shed hatched, not in a constraint's colour (grey is demand's elsewhere)
-    _shade(ax, x, ts["thermal_throttled"], CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
+    # by cause (dcsim.engine.flex THROTTLE_ENGAGED 1: the masses heating past the limit, the plant short; 2: the dies at
+    # their limit in normal operation, the plant at its setpoint), each shaded and named as what it is
+    code = np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float))
+    _shade(ax, x, code == 1, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
+    _shade(ax, x, code == 2, CONSTRAINT_COLORS["cooling"], "die limit holds the clock\n(plant at setpoint; cooling binds)",
+           alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")

@@ -712,8 +712,12 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                             else "")))
     th = report.get("thermal")
     if th:
+        die = th.get("throttled_die_s") or 0.0  # the dies at their limit in normal operation, not the plant
         rows.append(("Thermal", f"peak inlet/coolant {fmt_num(th['peak_space_c'], 3)} degC   throttled "
-                                f"{fmt_duration(th['throttled_s'])}   shed {fmt_duration(th['shed_s'])}"))
+                                f"{fmt_duration(th['throttled_s'])}"
+                                + (f" ({fmt_duration(die)} of it the die limit in normal operation, "
+                                   f"{fmt_duration(th['throttled_s'] - die)} the plant)" if die > 0 else "")
+                                + f"   shed {fmt_duration(th['shed_s'])}"))
     a = report.get("annual")
     if a:
         hours = {k: float(v) for k, v in (a.get("hours_binding") or {}).items() if isinstance(v, (int, float))}
