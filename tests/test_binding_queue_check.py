@@ -69,3 +69,16 @@ def test_the_check_catches_a_label_that_ignores_the_queue():
     assert sorted(d.tick for d in bad) == sorted(held[:5].tolist() + open_idle[:3].tolist())
     assert {d.label for d in bad} == {"demand", "power"}
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["reference", "mixed-fleet"])
+def test_the_binding_label_agrees_with_the_queue_at_request_fidelity(name):
+    """The same check at request fidelity over 06:00-07:20, where it also reads the growth of the work in the system
+    (tests/binding_check.py ``grew``): until 2026-12-05 (later) mixed-fleet's reasoning pool read demand at 06:55,
+    06:59 and 07:12 while more arrived than its replicas serve at full load (dcsim.tpf.overrun_running_tok)."""
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml",
+                       overrides={"fidelity": "request", "start": "2026-07-15T06:00", "duration": "80 min"})
+    res = dcsim.run(sc)
+    ts = {k: np.asarray(v) for k, v in res.timeseries.items()}
+    bad = check_run(ts, request=True, m=build_models(sc))
+    assert not bad, f"{name}: {len(bad)} ticks whose label the record contradicts:\n" + "\n".join(map(str, bad[:10]))
