@@ -53,6 +53,7 @@ __all__ = [
     "token_production",
     "binding_of",
     "binding_simulated",
+    "overrun_running_tok",
     "MODE_NAMES",
     "MODE_SHED",
     "capped_ticks",
@@ -420,6 +421,39 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
         if capped is not None:
             code = np.where(np.asarray(capped, dtype=bool), np.where(q < p, 3, 2), code)
     return np.where(waiting, code, 0).astype(np.int8)
+
+
+def overrun_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
+                        capacity_tok: float, *, rho_max: float) -> float:
+    """Output tokens of running work held past the tick because more arrived than the replicas could serve (tokens):
+    request fidelity's count of the work in the system that grows beyond the replicas' capacity, whatever the clock.
+
+    DESIGN.md: demand binds only when all the work asked for was served at the rate asked. A pool whose replicas
+    admit every request (a KV-bound pool preempts and recomputes rather than queue at the door: mixed-fleet's reasoning
+    pool) holds nothing at the door when more arrives than it can serve; the work it cannot serve grows in its
+    replicas. The clock's count (``dcsim.serving.slo_estimate.slowed_running_tok``) counts that growth only as far
+    as the clock's slowdown explains it, ~nothing for a memory-bound pool whose rate barely moves with the clock, so
+    until 2026-12-05 such ticks read demand (mixed-fleet at request fidelity, 06:55, 06:59 and 07:12 of a run from
+    06:00: the reasoning pool's arrivals 77.7, 76.4 and 73.8 ktok/s against its 75.3 ktok/s full-load rate, its
+    work in the system growing 0.64, 0.40 and 0.21 M tokens on the tick, and 06:56-06:57, whose spare capacity drains
+    that count without emptying it; tests/binding_check.py found them). Now compute, as the clock costs that pool
+    under 2 % (``dcsim.serving.slo_estimate.clock_holds_rate``).
+
+    A CUSUM like the clock's: on a tick whose arrivals reach ``rho_max`` of ``capacity_tok`` (the full-load rate of
+    the replicas that took requests, at the clock they ran, times the tick) the tick's growth of the work in the
+    system (``arrived_tok - served_tok - shed_tok``) is counted; on any other tick the replicas have spare capacity
+    and the count drains by it (``rho_max * capacity_tok - arrived_tok``), so the fill of empty replicas at a run's
+    start, below their capacity, counts nothing. Less, on every tick, the allowance ``(1 - rho_max) * arrived_tok``
+    (the scatter of a tick's arrivals against its service). The label reads it past the same decision threshold
+    as the clock's count (``slowed_running_held_tok``). The request lane keeps it on capped ticks only: with the door
+    open (only compute limits) the replicas queue what they cannot serve and the label already reads those queues
+    (``dcsim.engine.requests``, ``held_tok``). Units: tokens."""
+    arrived, cap = float(arrived_tok), float(capacity_tok)
+    if arrived >= rho_max * cap:
+        step = arrived - float(served_tok) - float(shed_tok)
+    else:
+        step = -(rho_max * cap - arrived)
+    return max(0.0, float(prev_tok) + step - (1.0 - rho_max) * arrived)
 
 
 #: each argument of :func:`token_production`: the unit dimension (:mod:`dcsim.units`) a quantity string is parsed

@@ -92,6 +92,22 @@ def test_only_growth_beyond_the_replicas_capacity_counts():
     assert slowed_running_tok(150e3, a, 0.9 * a, 0.0, 0.2, cap80) == pytest.approx(150e3 - 50e3 - 8e3)
 
 
+def test_running_work_beyond_the_replicas_capacity_counts_whatever_the_clock():
+    """``overrun_running_tok``: on a tick whose arrivals reach RHO_MAX of the replicas' full-load work, the growth of
+    the work in the system counts (less the 2 % allowance), however little the clock slowed them; below it the spare
+    capacity drains the count, so replicas filling from empty under their capacity count nothing."""
+    from dcsim.tpf import overrun_running_tok
+    a, cap = 10e6, 10e6  # arrivals at the replicas' full-load work: 100 % >= 98 %
+    assert overrun_running_tok(0.0, a, 9e6, 0.0, cap, rho_max=RHO_MAX) == pytest.approx(1e6 - 0.2e6)
+    assert overrun_running_tok(0.0, a, 9.9e6, 0.0, cap, rho_max=RHO_MAX) == 0.0  # growth within the allowance
+    # a cold start: 8.5 M arriving at replicas of 10 M (85 %), only 3 M served while they fill: nothing counts
+    assert overrun_running_tok(0.0, 8.5e6, 3e6, 0.0, cap, rho_max=RHO_MAX) == 0.0
+    # spare capacity drains a count: 1.5 M held, then arrivals at 90 % of capacity (spare 0.8 M, allowance 0.18 M)
+    assert overrun_running_tok(1.5e6, 9e6, 9e6, 0.0, cap, rho_max=RHO_MAX) == pytest.approx(1.5e6 - 0.8e6 - 0.18e6)
+    # shed work is not held
+    assert overrun_running_tok(0.0, a, 9e6, 1e6, cap, rho_max=RHO_MAX) == 0.0
+
+
 def test_a_pool_whose_clock_the_budget_drops_is_power_bound_while_its_running_work_grows():
     """mixed-fleet at request fidelity from 06:00 (80 min): at 07:14 the shared budget moves to the reasoning pool and
     the chat pool's clock falls 0.864 -> 0.588. The chat pool serves 117-142 of 147-149 ktok/s and its work in the
@@ -109,11 +125,21 @@ def test_a_pool_whose_clock_the_budget_drops_is_power_bound_while_its_running_wo
     assert np.all(ts["pool0_achieved_tok_s"][slowed] < 0.97 * ts["pool0_demand_tok_s"][slowed])
     assert np.all(ts["pool0_binding"][slowed] == 2)
     assert np.all(ts["pool0_held_tokens"][slowed] > 0.05 * ts["pool0_arrived_tokens"][slowed])
-    # the window's facility shares (80 ticks; measured 2026-12-05): demand 66, compute 7 (the reasoning pool's held
-    # ticks at a clock costing it under 2 %, 07:01-07:13 and 07:17), power 7 (the chat pool's five above, and
-    # 06:03, 06:05 while its replicas fill)
+    # the reasoning pool (KV-bound: it admits every request and preempts, nothing waits at its door) at 06:55-06:57,
+    # 06:59 and 07:12: more arrives than its replicas serve at full load (06:55, 06:59, 07:12: 77.7, 76.4, 73.8
+    # ktok/s against 75.3; 06:56-06:57 the count left drains by the spare capacity), and its work in the system grows
+    # 0.16-0.64 M tokens on the tick. Until 2026-12-05 (later) those ticks read demand with
+    # held_tokens 0 (tests/binding_check.py); the running work held past the tick beyond the replicas' capacity
+    # (dcsim.tpf.overrun_running_tok) now counts, and they read compute (the clock costs that pool under 2 %)
+    over = np.isin(minute, [55, 56, 57, 59, 72])
+    assert np.all(ts["pool1_arrived_tokens"][over] - 60.0 * ts["pool1_achieved_tok_s"][over]
+                  > 0.03 * ts["pool1_arrived_tokens"][over])
+    assert np.all(ts["pool1_binding"][over] == 1) and np.all(ts["pool1_held_tokens"][over] > 1e5)
+    # the window's facility shares (80 ticks; measured 2026-12-05): demand 61, compute 12 (the reasoning pool's held
+    # ticks at a clock costing it under 2 %, 06:55-06:57, 06:59, 07:01-07:13 and 07:17), power 7 (the chat pool's
+    # five above, and 06:03, 06:05 while its replicas fill); 66 / 7 / 7 before the overrun count
     fac = [int(np.sum(ts["binding"] == c)) for c in (0, 1, 2, 3)]
-    assert fac == [66, 7, 7, 0]
+    assert fac == [61, 12, 7, 0]
     before = (minute >= 4) & (minute < 74)  # after its replicas filled
     door_empty = before & (ts["pool0_shed_tokens"] == 0)
     assert np.mean(ts["pool0_binding"][door_empty] == 0) >= 0.9

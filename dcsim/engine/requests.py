@@ -46,8 +46,9 @@ from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
-from dcsim.serving.slo_estimate import (clock_cost_tok_s, slowed_running_tok,
+from dcsim.serving.slo_estimate import (RHO_MAX, clock_cost_tok_s, slowed_running_tok,
                                         slowed_running_held_tok)
+from dcsim.tpf import overrun_running_tok
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
 
@@ -163,6 +164,10 @@ class _Lane:
         #: running work the tick's clock held back (tokens, slo_estimate.slowed_running_tok): what the binding label
         #: counts held beside held_tok (label_held_tok); the controller's waiting work stays held_tok
         self.slowed_tok = 0.0
+        #: running work held past the tick because more arrived than the replicas could serve at the clock they ran
+        #: (tokens, dcsim.tpf.overrun_running_tok), whatever the clock's slowdown, kept on capped ticks (0 on an open
+        #: door's, whose work waits in the replicas' queues that held_tok reads): the label reads it beside slowed_tok
+        self.overrun_tok = 0.0
         self._ticked = False  # a tick served: the first one fills the empty replicas, which holds nothing back
         #: output tokens the binding label counts held back after the tick: the larger of the work waiting for
         #: admission (held_tok) and the running work the clock held back past its decision threshold
@@ -540,8 +545,13 @@ class _Lane:
             slowdown = top / full - 1.0 if full > 0 else 0.0
             self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
                                                  slowdown, full * dt / self.frac)
+            # on a capped tick only (the door closed: the controller's limit admits, a KV-bound pool's replicas take
+            # what they cannot serve); with the door open the replicas' own queues hold it, which held_tok reads
+            self.overrun_tok = overrun_running_tok(self.overrun_tok, arrived, served + fluid_served * dt, shed_tok,
+                                                   full * dt / self.frac, rho_max=RHO_MAX) if capped else 0.0
         self._ticked = True
-        self.label_held_tok = max(self.held_tok, slowed_running_held_tok(self.slowed_tok, float(arrived)))
+        self.label_held_tok = max(self.held_tok, slowed_running_held_tok(max(self.slowed_tok, self.overrun_tok),
+                                                                         float(arrived)))
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
     def _saturated(self, available: np.ndarray) -> bool:

@@ -1,0 +1,84 @@
+"""The binding label never ignores the queue: an independent check (tests/binding_check.py) re-reads every tick's
+label from the record alone — work held at the door or shed, the served rate against the replicas' full-load rate at
+the controller's clock (node tables), the controller's mode and the ceilings — over a window of every shipped scenario
+at fluid fidelity, so a physics change that labels a tick demand while work waits (or a limit where nothing was held)
+fails here (DESIGN.md "binding constraint"; docs/engine.md "The binding constraint")."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.scenario import load_scenario
+
+from binding_check import check_run, unit_flags
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: a window of each shipped scenario over its binding shifts (start, duration), short so the test stays fast; event
+#: times are counted from a run's start, so a window moves its events with it (EVENTS)
+WINDOWS = {
+    "reference": ("2026-07-15T07:30", "6 h"),            # demand -> compute 07:50, power 12:08, cooling 13:52 (fluid)
+    "mixed-fleet": ("2026-07-15T06:30", "3 h"),          # the pools' split at the morning rise, 07:14-07:21
+    "campus-interconnect": ("2026-07-15T08:00", "3 h"),  # demand -> power at 08:45 (critical ticks at its onset)
+    "chiller-trip": (None, None),                        # the whole 3 h: trip, throttle, shed, recovery
+    "curtailment": ("2026-07-15T16:00", "5 h"),          # the 17:00-19:00 curtailment and the backlog it leaves
+    "grid-flex": ("2026-07-15T16:00", "5 h"),            # the 17:00-19:00 demand response, the battery
+    "heatwave-air": ("2026-07-15T10:00", "6 h"),         # cooling through the afternoon heat
+    "heatwave-liquid": ("2026-07-15T10:00", "6 h"),
+    "year-richmond": ("2025-07-15T00:00", "24 h"),       # a summer day of the year
+}
+#: the events a window keeps at their clock time (17:00, 1 h into a window from 16:00)
+EVENTS = {"curtailment": {"faults.0.start": "1 h"}, "grid-flex": {"grid.curtailment.events.0.start": "1 h"}}
+
+
+def _run(name: str):
+    start, duration = WINDOWS[name]
+    ov = {} if start is None else {"start": start, "duration": duration, **EVENTS.get(name, {})}
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides=ov)
+    return dcsim.run(sc), build_models(sc)
+
+
+def test_every_shipped_scenario_has_a_window():
+    assert set(WINDOWS) == {p.stem for p in (ROOT / "scenarios").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("name", sorted(WINDOWS))
+def test_the_binding_label_agrees_with_the_queue_at_fluid_fidelity(name):
+    res, m = _run(name)
+    ts = {k: np.asarray(v) for k, v in res.timeseries.items()}
+    bad = check_run(ts, m=m)
+    assert not bad, f"{name}: {len(bad)} ticks whose label the record contradicts:\n" + "\n".join(map(str, bad[:10]))
+
+
+def test_the_check_catches_a_label_that_ignores_the_queue():
+    """The check can fail: reference's afternoon (fluid), its labels rewritten the ways a broken rule would write
+    them — demand on ticks whose work waits at the door, and power on an uncapped tick that held nothing."""
+    res, m = _run("reference")
+    ts = {k: np.asarray(v).copy() for k, v in res.timeseries.items()}
+    assert not check_run(ts, m=m)
+    f = unit_flags(ts)
+    held = np.flatnonzero(f["held"])
+    open_idle = np.flatnonzero(~f["held"] & ~f["capped"] & (ts["binding"] == 0))
+    assert held.size >= 30 and open_idle.size >= 10  # the window holds both kinds of tick
+    ts["binding"][held[:5]] = 0  # the queue ignored
+    ts["binding"][open_idle[:3]] = 2  # a limit named where nothing waited
+    bad = check_run(ts, m=m)
+    assert sorted(d.tick for d in bad) == sorted(held[:5].tolist() + open_idle[:3].tolist())
+    assert {d.label for d in bad} == {"demand", "power"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["reference", "mixed-fleet"])
+def test_the_binding_label_agrees_with_the_queue_at_request_fidelity(name):
+    """The same check at request fidelity over 06:00-07:20, where it also reads the growth of the work in the system
+    (tests/binding_check.py ``grew``): until 2026-12-05 (later) mixed-fleet's reasoning pool read demand at 06:55,
+    06:59 and 07:12 while more arrived than its replicas serve at full load (dcsim.tpf.overrun_running_tok)."""
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml",
+                       overrides={"fidelity": "request", "start": "2026-07-15T06:00", "duration": "80 min"})
+    res = dcsim.run(sc)
+    ts = {k: np.asarray(v) for k, v in res.timeseries.items()}
+    bad = check_run(ts, request=True, m=build_models(sc))
+    assert not bad, f"{name}: {len(bad)} ticks whose label the record contradicts:\n" + "\n".join(map(str, bad[:10]))
