@@ -160,9 +160,11 @@ def test_a_hall_split_into_two_identical_groups_throttles_as_one():
     one, two = dcsim.run(d), dcsim.run(s)
     t1, t2 = one.timeseries, two.timeseries
     assert t1["thermal_throttled"].any() and t1["thermal_shed"].any()
-    for k in ("thermal_level", "thermal_throttled", "thermal_shed", "t_space_c"):
+    for k in ("thermal_level", "thermal_throttled", "thermal_shed"):
         np.testing.assert_array_equal(t2[k], t1[k], err_msg=k)
-    for k in ("achieved_tok_s", "gpu_power_w", "thermal_die_c"):
+    # the room's path is the same sum taken in another order (two groups' heat): equal to the last bits, not bitwise
+    # (5.7e-14 K apart on some machines' numpy builds)
+    for k in ("t_space_c", "achieved_tok_s", "gpu_power_w", "thermal_die_c"):
         np.testing.assert_allclose(t2[k], t1[k], rtol=1e-9, atol=0.0, err_msg=k)
     g = two.report["thermal"]["groups"]
     assert [x["gpus"] for x in g] == [192, 128]
