@@ -534,7 +534,14 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
 def read_yaml(path: str | Path) -> dict:
     """Read a scenario YAML file with the safe loader, within the limits of
     :mod:`dcsim.scenario.safeyaml` (size, depth, alias expansion; duplicate keys refused);
-    errors name the file and line."""
+    errors name the file and line. A string of several lines is the text of a file, not its path: until 2026-12-05
+    ``load_scenario(open(f).read())`` said "File name too long" under the whole scenario as its label."""
+    text = str(path).strip()
+    if "\n" in text:
+        first = excerpt(text.splitlines()[0], 40, quote=False)
+        raise ScenarioError(f"<YAML text, {text.count(chr(10)) + 1:,} lines: {first}>", [(
+            "", "this is YAML text, not a file path: give the file's path, or in Python load_scenario(yaml.safe_load("
+            "text)) (a dict)")])
     p = Path(path)
     try:
         if p.is_dir():
