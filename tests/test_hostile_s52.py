@@ -21,7 +21,10 @@ SWEEP = ROOT / "scenarios" / "sweeps" / "outdoor_temperature.yaml"
 
 
 def _cli(capsys, *argv):
-    code = cli_main([str(a) for a in argv])
+    try:
+        code = cli_main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's refusal of an argument
+        code = e.code
     out = capsys.readouterr()
     assert "Traceback" not in out.err and "internal error" not in out.err, out.err
     return code, out.err

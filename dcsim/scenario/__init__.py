@@ -604,6 +604,12 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     if base_dir is not None:
         bdir = Path(base_dir)
     label = named if label is None else str(label)
+    if isinstance(raw, dict) and ("parameters" in raw or "base" in raw) and "racks" not in raw:
+        # a sweep file given as a scenario (`dcsim validate sweep.yaml`) listed eight errors ("duration: required
+        # field is missing", "base: unknown key", ...) instead of saying what the file is
+        key = "parameters" if "parameters" in raw else "base"
+        raise ScenarioError(label, [("", f"a sweep file (it has {key}:), not a scenario: run it with `dcsim sweep "
+                                         f"{excerpt(named, 60, quote=False)}` (dcsim.sweep.run_sweep in Python)")])
     written = raw
     raw = apply_overrides(raw, overrides)
     try:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import core_schema
 
 from dcsim.units import is_boolean, plain_number, refuse_misread
 
-__all__ = ["NoBoolNumbers", "Spec", "FieldError"]
+__all__ = ["NoBoolNumbers", "Spec", "FieldError", "FilePath"]
 
 _MARK = "dcsim_refuses_bool"
 #: keys of a pydantic-core schema that hold one inner schema, or a list of them
@@ -125,3 +125,15 @@ class Spec(NoBoolNumbers):
     # one passed validation and failed deep in a run as an internal error (audit C, C1-C2). Quantity fields check
     # the same in dcsim.units.quantity.
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def _nonblank_path(value: str) -> str:
+    """``value`` unless blank: an empty ``path:`` resolved to the scenario's own folder and was refused as
+    ``workload.arrivals: : not a regular file (resolved to .../scenarios)``."""
+    if not value.strip():
+        raise ValueError("empty path: give the file's path (relative to the scenario file, or absolute)")
+    return value
+
+
+#: A data file's path in a scenario (weather, trace, rate profile, grid series): a string, not blank.
+FilePath = Annotated[str, AfterValidator(_nonblank_path)]
