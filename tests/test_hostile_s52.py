@@ -178,3 +178,16 @@ def test_a_numpy_boolean_is_taken_where_true_or_false_is_asked():
     type name ``bool_``, which numpy 2 calls ``bool``."""
     sc = load_scenario(REF, overrides={"facility.cooling": {"kind": "chiller_plant", "economizer": np.False_}})
     assert sc.facility.cooling.economizer is False
+
+
+@pytest.mark.parametrize("value", ['"[1.2, 1.7]"', '"1.3"', "'[1, 2]'"])
+def test_an_expect_claim_quoted_by_mistake_is_refused_before_the_run(capsys, value):
+    """``expect: {pue: "[1.2, 1.7]"}`` validated, and the run's check then failed with "not a text (float)": a
+    24-hour run to learn that the bounds were quoted."""
+    code, err = _cli(capsys, "validate", REF, "--set", f"expect={{pue: {value}}}")
+    assert code == 2 and "expect.pue: the text" in err and "unquoted" in err, err
+
+
+def test_text_claims_on_text_figures_still_validate(capsys):
+    code, err = _cli(capsys, "validate", REF, "--set", "expect.binding.shifts.0.to=compute")
+    assert code == 0, err

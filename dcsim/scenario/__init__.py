@@ -288,6 +288,10 @@ class Scenario(Spec):
                     raise ValueError(f"{k}: an empty text to compare with")
                 if len(paths) > 1:
                     raise ValueError(f"{k}: a ratio is a number: give bounds [lo, hi], got the text {want!r}")
+                if _number_or_bounds_text(want):  # `pue: "[1.2, 1.7]"` failed only after the run: "not a text"
+                    raise FieldError(k, f"the text {excerpt(want, 40)} is compared as text, and no number in the "
+                                        f"report equals a text: give bounds unquoted, e.g. {k}: [1.2, 1.7] (--set "
+                                        f"'expect.{k}=[1.2, 1.7]')")
                 continue
             lo, hi = want
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
@@ -529,6 +533,19 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
             raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
                                            f"cannot set this path: {excerpt(str(e), 200, quote=False)}")]) from None
     return out
+
+
+def _number_or_bounds_text(text: str) -> bool:
+    """``text`` reads as a number (``"1.3"``) or as bounds (``"[1.2, 1.7]"``): an ``expect:`` claim quoted by
+    mistake, compared as text with a figure that is a number, so it could only fail."""
+    t = text.strip()
+    if t.startswith("[") and t.endswith("]"):
+        return True
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
 
 
 def read_yaml(path: str | Path) -> dict:
