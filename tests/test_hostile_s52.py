@@ -191,3 +191,37 @@ def test_an_expect_claim_quoted_by_mistake_is_refused_before_the_run(capsys, val
 def test_text_claims_on_text_figures_still_validate(capsys):
     code, err = _cli(capsys, "validate", REF, "--set", "expect.binding.shifts.0.to=compute")
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ traces
+
+def _trace_scenario(tmp_path, stamps):
+    import yaml
+
+    (tmp_path / "t.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                    + "".join(f"{s},100,50\n" for s in stamps))
+    d = yaml.safe_load(REF.read_text())
+    d["workload"]["arrivals"] = {"kind": "trace", "path": "t.csv"}
+    d["duration"] = "10 min"
+    d.pop("expect")
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+@pytest.mark.parametrize("stamps", [("2023-11-16T18:15:46+05:00", "2023-11-16T18:15:47"),
+                                    ("2023-11-16 18:15:46", "2023-11-16 18:15:47Z")])
+def test_a_trace_mixing_zoned_and_unzoned_stamps_is_refused(tmp_path, capsys, stamps):
+    """``18:15:46+05:00`` then ``18:15:47`` validated and replayed the two requests 5 h apart (the stamp without a
+    zone read as UTC), unsaid."""
+    code, err = _cli(capsys, "validate", _trace_scenario(tmp_path, stamps))
+    assert code == 2 and "t.csv:3" in err and "time zone" in err, err
+
+
+@pytest.mark.parametrize("stamps", [("2023-11-16T18:15:46+05:00", "2023-11-16T13:15:47Z"),
+                                    ("2023-11-16 18:15:46", "2023-11-16 18:15:47")])
+def test_a_trace_zoned_throughout_or_not_at_all_still_reads(tmp_path, stamps):
+    from dcsim.workload.trace import read_azure
+
+    _trace_scenario(tmp_path, stamps)
+    assert read_azure(tmp_path / "t.csv").t.tolist() == pytest.approx([0.0, 1.0])
