@@ -1323,7 +1323,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
     p.add_argument("--workers", type=count_arg(_WORKERS), default=1, help=f"{_WORKERS} (default 1)")
-    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_arg, help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_arg,
+                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
     p.add_argument("--cache-dir", type=_cache_dir_arg, default=None,

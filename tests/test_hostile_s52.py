@@ -68,8 +68,9 @@ def test_a_bare_numpy_price_still_needs_its_unit(value):
                                          ("pue", np.datetime64("2020-01-01")), ("pue", np.timedelta64(2, "s")),
                                          ("demand_tok_s", 10**400)])
 def test_token_production_refuses_complex_time_and_huge_values_naming_the_argument(name, value):
-    """``pue=1.3+0.5j`` dropped the imaginary part (a ComplexWarning, then a result), ``pue=np.datetime64('2020-01-01')``
-    was read as 18,262 (days since 1970) and bound power at 110 tok/s; ``10**400`` raised a bare OverflowError."""
+    """``pue=1.3+0.5j`` dropped the imaginary part (a ComplexWarning, then a result),
+    ``pue=np.datetime64('2020-01-01')`` was read as 18,262 (days since 1970) and bound power at 110 tok/s;
+    ``10**400`` raised a bare OverflowError."""
     from dcsim.tpf import token_production
 
     args = dict(flop_per_token=1.4e11, joule_per_token_it=0.5, effective_flops=1e15, delivered_power_w=1e6,
@@ -155,7 +156,8 @@ def test_well_formed_scheduler_addresses_pass_the_check():
 
 # ------------------------------------------------------------------ file paths and YAML numbers
 
-@pytest.mark.parametrize("override", ["facility.weather={kind: csv, path: ''}", "facility.weather={kind: epw, path: ' '}",
+@pytest.mark.parametrize("override", ["facility.weather={kind: csv, path: ''}",
+                                      "facility.weather={kind: epw, path: ' '}",
                                       "workload.arrivals={kind: trace, path: ''}",
                                       "workload.arrivals={kind: profile_csv, path: ''}"])
 def test_an_empty_file_path_is_called_empty(capsys, override):
