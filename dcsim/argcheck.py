@@ -10,13 +10,15 @@ it (the scenario package may not import this module: a cycle), and is re-exporte
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Iterable
 
 from dcsim.scenario import check_scenario_arg
 from dcsim.scenario.paths import split_path
 from dcsim.units import excerpt
 
-__all__ = ["check_scenario_arg", "check_run_args", "overlapping_paths"]
+__all__ = ["check_scenario_arg", "check_run_args", "overlapping_paths", "check_scheduler_address",
+           "scheduler_arg"]
 
 
 def _kind(x: Any) -> str:
@@ -53,3 +55,48 @@ def overlapping_paths(paths: Iterable[tuple[str, str]]) -> tuple[str, str, str, 
             if na[:len(nb)] == nb or nb[:len(na)] == na:
                 return wa, a, wb, b, na == nb
     return None
+
+
+#: ``host:port`` of a Dask scheduler: a name or an IPv4 address, or an IPv6 address in brackets, and a port
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):([0-9]{1,5})$")
+#: the schemes of dask.distributed's comms that address a host and a port (``inproc://`` is one process's own)
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler_address(address: Any, name: str = "client") -> str:
+    """``address`` if it reads as a Dask scheduler's address (``tcp://10.0.0.5:8786``, ``10.0.0.5:8786``,
+    ``tls://host:8786``, ``tcp://[::1]:8786``); else a ValueError (TypeError for no string) naming ``name`` and the
+    form expected, before any work. Whether a scheduler answers there is the connection's own error (an OSError
+    after dask's timeout). Until 2026-12-05 ``dcsim sweep FILE --scheduler 'not a url'`` prepared every point and
+    then said "internal error (a bug in dcsim)" with dask's ``missing port number``, exit 70."""
+    if not isinstance(address, str):
+        raise TypeError(f"{name}: expected a scheduler address (a string such as 'tcp://10.0.0.5:8786') or a "
+                        f"dask.distributed.Client, got {_kind(address)}")
+    text = address.strip()
+    scheme, sep, loc = text.partition("://")
+    if not sep:
+        scheme, loc = "tcp", text
+    ok = False
+    if scheme == "inproc":
+        ok = bool(loc)
+    elif scheme in _SCHEDULER_SCHEMES:
+        m = _HOST_PORT.match(loc)
+        ok = bool(m) and 1 <= int(m.group(1)) <= 65535
+    if not ok:
+        why = (f"the scheme {excerpt(scheme, 20)} is none of {', '.join(_SCHEDULER_SCHEMES)}"
+               if sep and scheme not in _SCHEDULER_SCHEMES + ("inproc",) else
+               "expected host:port, the port a number 1-65535, an IPv6 host in brackets")
+        raise ValueError(f"{name} {excerpt(address, 60)}: not a Dask scheduler address ({why}), e.g. "
+                         "tcp://10.0.0.5:8786")
+    return address
+
+
+def scheduler_arg(text: str) -> str:
+    """The argparse type of ``dcsim sweep --scheduler``: :func:`check_scheduler_address`, said as argparse says a bad
+    argument (exit 2, naming the flag)."""
+    import argparse
+
+    try:
+        return check_scheduler_address(text, "")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).strip()) from None

@@ -51,7 +51,7 @@ from dcsim import __version__
 from dcsim.metrics.fmt import band_pct_value, calibration_label, fmt_band, get_path, headline_band, unique_words
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
-from dcsim.argcheck import overlapping_paths
+from dcsim.argcheck import check_scheduler_address, overlapping_paths, scheduler_arg
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
@@ -421,6 +421,12 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
     else:
         p = Path(source)
         raw, label, bdir = read_yaml(p), str(p), p.resolve().parent
+    if isinstance(raw, dict) and "base" not in raw and "racks" in raw:
+        # a scenario given as a sweep file (`dcsim sweep reference.yaml`) listed nine errors ("base: Field
+        # required", "duration: Extra inputs are not permitted", ...)
+        raise ScenarioError(label, [("", "a scenario, not a sweep file (it has racks:, no base:): run it with "
+                                         "`dcsim run`, or sweep it from a sweep file whose base: names it "
+                                         "(docs/sweeps.md)")])
     try:
         spec = SweepSpec.model_validate(raw)
     except Exception as e:  # pydantic ValidationError
@@ -975,6 +981,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         workers = check_count(workers, _WORKERS)
     except ValueError as e:
         raise ValueError(f"run_sweep: workers: {e} (as `dcsim sweep --workers`)") from None
+    if isinstance(client, str):  # an address: its form checked before any point is prepared
+        check_scheduler_address(client, "run_sweep: client")
     spec = load_sweep(spec_or_path)
     base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
@@ -1344,7 +1352,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
     p.add_argument("--workers", type=count_arg(_WORKERS), default=1, help=f"{_WORKERS} (default 1)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_arg,
+                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
     p.add_argument("--cache-dir", type=_cache_dir_arg, default=None,

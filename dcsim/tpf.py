@@ -503,10 +503,17 @@ def _tpf_arg(name: str, value) -> np.ndarray:
         raise TypeError(f"token_production: {name} = {value!r}: expected {what}")
     try:
         a = np.asarray(value)  # once; booleans before the cast, which would read True as 1.0
-        x = None if a.dtype == bool else a.astype(float, copy=False)
+        # complex, timedelta64, datetime64: the cast dropped an imaginary part (a ComplexWarning, then a result),
+        # read np.datetime64('2020-01-01') as 18,262 (days since 1970) and a timedelta64 in its own unit
+        x = None if a.dtype == bool or a.dtype.kind in "cmM" else a.astype(float, copy=False)
+    except OverflowError:  # an integer beyond a float (10**400)
+        raise ValueError(f"token_production: {name}: expected {what}, got an integer too large for a float") from None
     except (TypeError, ValueError):  # a ragged list, text that is no number, an object
         shown = type(value).__name__
         raise TypeError(f"token_production: {name}: expected {what} (or an array of them), got {shown}") from None
+    if a.dtype.kind in "cmM":
+        raise TypeError(f"token_production: {name}: expected {what}, got {a.dtype} values (a complex number, a date "
+                        "or a duration is no SI number)")
     if x is None:
         raise TypeError(f"token_production: {name}: expected {what}, got booleans")
     if x.size == 0 or _within(x, lo, lo_ok, inf_ok):  # two reductions; the element only on a refusal

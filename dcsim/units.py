@@ -33,12 +33,14 @@ user wrote (``must be > 0, got -5 kW``).
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_misread", "quantity_dim", "display_unit"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_misread",
+           "plain_number", "is_boolean", "quantity_dim", "display_unit"]
 
 
 def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
@@ -73,6 +75,29 @@ class UnitError(ValueError):
     """A quantity string could not be parsed or has the wrong dimension."""
 
 
+def is_boolean(value: Any) -> bool:
+    """A Python or a numpy boolean (``np.bool_`` is no subclass of ``bool``: ``arr > 0``'s elements, a mask's)."""
+    return isinstance(value, bool) or (type(value).__name__ in ("bool", "bool_") and type(value).__module__ == "numpy")
+
+
+def plain_number(value: Any) -> Any:
+    """``value`` as a Python ``int`` or ``float`` when it is a real number of another type: numpy's scalars
+    (``np.int64`` from ``np.arange``, ``np.float32``), :class:`fractions.Fraction`; anything else unchanged (a
+    boolean, a string, a number YAML misread, which :func:`refuse_misread` refuses with its text). Until 2026-12-05
+    ``facility.interconnect: np.int64(600000)`` was refused as "got int64" where ``np.float64`` (a float subclass)
+    passed, and an error quoted ``np.float64(80.0)``. ``np.timedelta64`` is registered as an integer by numpy but
+    is a duration in its own unit (2 h would read as 2 s): it is left as it is, and refused as no number."""
+    if is_boolean(value) or hasattr(value, "yaml_text") or type(value) in (int, float):
+        return value
+    if type(value).__name__ in ("timedelta64", "datetime64"):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
 def refuse_misread(value: Any, expected: str) -> Any:
     """``value`` unchanged, unless it is a number YAML made of something else where ``expected`` (``"a whole
     number"``, ``"a power quantity"``) was asked for: then :class:`UnitError` saying so.
@@ -86,9 +111,9 @@ def refuse_misread(value: Any, expected: str) -> Any:
     The one check every number of a scenario passes: plain ints and floats through
     :class:`dcsim.scenario.base.NoBoolNumbers`, quantities through :func:`parse_quantity`.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"expected {expected}, got the boolean {str(value).lower()} (YAML reads true/false, yes/no "
-                        "and on/off as booleans)")
+    if is_boolean(value):  # numpy's too: np.bool_(True) for max_batch ran a batch of one
+        raise UnitError(f"expected {expected}, got the boolean {str(bool(value)).lower()} (YAML reads true/false, "
+                        "yes/no and on/off as booleans)")
     text = getattr(value, "yaml_text", None)
     if isinstance(text, str) and isinstance(value, (int, float)) and ":" in text:
         shown = int(value) if float(value).is_integer() else float(value)
@@ -175,6 +200,7 @@ def parse_quantity(value: Any, dim: str) -> float:
     ``"120 ms"``, ``"30%"``. Raises :class:`UnitError` with a readable reason.
     """
     refuse_misread(value, f"a {dim} quantity")
+    value = plain_number(value)
     if isinstance(value, (int, float)):
         try:
             return float(value)
@@ -283,6 +309,7 @@ def quantity(
     """
 
     def _validate(raw: Any) -> float:
+        raw = plain_number(raw)  # np.int64, np.float32, a Fraction: a number, quoted plainly in errors
         if dim in _UNIT_REQUIRED:  # a bare number (no unit) other than 0 is refused with the units to write
             bare = None
             if isinstance(raw, (int, float)) and not isinstance(raw, bool):

@@ -288,6 +288,10 @@ class Scenario(Spec):
                     raise ValueError(f"{k}: an empty text to compare with")
                 if len(paths) > 1:
                     raise ValueError(f"{k}: a ratio is a number: give bounds [lo, hi], got the text {want!r}")
+                if _number_or_bounds_text(want):  # `pue: "[1.2, 1.7]"` failed only after the run: "not a text"
+                    raise FieldError(k, f"the text {excerpt(want, 40)} is compared as text, and no number in the "
+                                        f"report equals a text: give bounds unquoted, e.g. {k}: [1.2, 1.7] (--set "
+                                        f"'expect.{k}=[1.2, 1.7]')")
                 continue
             lo, hi = want
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
@@ -531,10 +535,30 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
     return out
 
 
+def _number_or_bounds_text(text: str) -> bool:
+    """``text`` reads as a number (``"1.3"``) or as bounds (``"[1.2, 1.7]"``): an ``expect:`` claim quoted by
+    mistake, compared as text with a figure that is a number, so it could only fail."""
+    t = text.strip()
+    if t.startswith("[") and t.endswith("]"):
+        return True
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a scenario YAML file with the safe loader, within the limits of
     :mod:`dcsim.scenario.safeyaml` (size, depth, alias expansion; duplicate keys refused);
-    errors name the file and line."""
+    errors name the file and line. A string of several lines is the text of a file, not its path: until 2026-12-05
+    ``load_scenario(open(f).read())`` said "File name too long" under the whole scenario as its label."""
+    text = str(path).strip()
+    if "\n" in text:
+        first = excerpt(text.splitlines()[0], 40, quote=False)
+        raise ScenarioError(f"<YAML text, {text.count(chr(10)) + 1:,} lines: {first}>", [(
+            "", "this is YAML text, not a file path: give the file's path, or in Python load_scenario(yaml.safe_load("
+            "text)) (a dict)")])
     p = Path(path)
     try:
         if p.is_dir():
@@ -597,6 +621,12 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     if base_dir is not None:
         bdir = Path(base_dir)
     label = named if label is None else str(label)
+    if isinstance(raw, dict) and ("parameters" in raw or "base" in raw) and "racks" not in raw:
+        # a sweep file given as a scenario (`dcsim validate sweep.yaml`) listed eight errors ("duration: required
+        # field is missing", "base: unknown key", ...) instead of saying what the file is
+        key = "parameters" if "parameters" in raw else "base"
+        raise ScenarioError(label, [("", f"a sweep file (it has {key}:), not a scenario: run it with `dcsim sweep "
+                                         f"{excerpt(named, 60, quote=False)}` (dcsim.sweep.run_sweep in Python)")])
     written = raw
     raw = apply_overrides(raw, overrides)
     try:

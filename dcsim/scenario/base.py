@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import core_schema
 
-from dcsim.units import refuse_misread
+from dcsim.units import is_boolean, plain_number, refuse_misread
 
-__all__ = ["NoBoolNumbers", "Spec", "FieldError"]
+__all__ = ["NoBoolNumbers", "Spec", "FieldError", "FilePath"]
 
 _MARK = "dcsim_refuses_bool"
 #: keys of a pydantic-core schema that hold one inner schema, or a list of them
@@ -34,10 +34,11 @@ class FieldError(ValueError):
 
 
 def _refusing(expected: str, schema: dict) -> dict:
-    """``schema`` behind a check that refuses a boolean (or a base-60 or octal number YAML made), saying
-    ``expected`` (:func:`dcsim.units.refuse_misread`)."""
-    return core_schema.no_info_before_validator_function(lambda v: refuse_misread(v, expected), schema,
-                                                         metadata={_MARK: True})
+    """``schema`` behind a check that refuses a boolean (numpy's too; or a base-60 or octal number YAML made), saying
+    ``expected`` (:func:`dcsim.units.refuse_misread`), and reads numpy's numbers and a Fraction as Python's
+    (:func:`dcsim.units.plain_number`)."""
+    return core_schema.no_info_before_validator_function(lambda v: plain_number(refuse_misread(v, expected)),
+                                                         schema, metadata={_MARK: True})
 
 
 def _leaf(s: Any) -> str | None:
@@ -90,8 +91,8 @@ def _no_bool_schema(s: Any, owner: type) -> Any:
 def _refuse_non_bool(value: Any) -> Any:
     """``value`` if a boolean; a number or a string given for a true/false field is refused (``slo_estimate: 0`` was
     read as false without a word, where a boolean given for a number is refused)."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's too
-        return value
+    if is_boolean(value):  # numpy's too (np.bool_ is named "bool" in numpy 2: it was refused as "got a bool")
+        return bool(value)
     raise ValueError(f"expected true or false, got {value!r}" if isinstance(value, (int, float, str)) else
                      f"expected true or false, got a {type(value).__name__}")
 
@@ -124,3 +125,15 @@ class Spec(NoBoolNumbers):
     # one passed validation and failed deep in a run as an internal error (audit C, C1-C2). Quantity fields check
     # the same in dcsim.units.quantity.
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def _nonblank_path(value: str) -> str:
+    """``value`` unless blank: an empty ``path:`` resolved to the scenario's own folder and was refused as
+    ``workload.arrivals: : not a regular file (resolved to .../scenarios)``."""
+    if not value.strip():
+        raise ValueError("empty path: give the file's path (relative to the scenario file, or absolute)")
+    return value
+
+
+#: A data file's path in a scenario (weather, trace, rate profile, grid series): a string, not blank.
+FilePath = Annotated[str, AfterValidator(_nonblank_path)]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import FieldError, Spec
+from dcsim.scenario.base import FieldError, FilePath, Spec
 from dcsim.units import TEMPERATURE_RANGE_C, quantity
 
 __all__ = [
@@ -482,7 +482,7 @@ class CsvWeatherSpec(Spec):
     `t_wb`, `rh` (percent 0–100, or fraction if all ≤ 1), `t_dp`. Linearly interpolated."""
 
     kind: Literal["csv"] = "csv"
-    path: str
+    path: FilePath
     offset: Time = Field(0.0, description="file time at simulation t=0")
     wrap: bool = Field(False, description="repeat the file periodically (else hold end values)")
     pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
@@ -493,7 +493,7 @@ class EpwWeatherSpec(Spec):
     read at t = 0 is the scenario's ``start:`` (day of year and time of day)."""
 
     kind: Literal["epw"] = "epw"
-    path: str
+    path: FilePath
     wrap: bool = Field(True, description="repeat the year periodically")
 
     @model_validator(mode="before")

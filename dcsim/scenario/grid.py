@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import FieldError, Spec
+from dcsim.scenario.base import FieldError, FilePath, Spec
 from dcsim.units import quantity
 
 __all__ = [
@@ -109,7 +109,7 @@ class _SeriesSpec(Spec):
 
     kind: Literal["constant", "daily_profile", "csv"] = "constant"
     profile: list[float] | None = None
-    path: str | None = None
+    path: FilePath | None = None
     column: str = "value"
 
     @field_validator("profile")

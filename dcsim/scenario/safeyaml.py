@@ -72,6 +72,8 @@ class YamlFloat(_YamlNumber, float):
     _plain = float
 
 
+#: Python's refusal of an integer literal past ``sys.get_int_max_str_digits()`` (4,300 digits): its digit count
+_DIGITS = re.compile(r"integer string conversion: value has (\d+) digits")
 _BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$")
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
 
@@ -194,7 +196,11 @@ def load_yaml_text(text: str) -> Any:
             raise YamlInputError(f"YAML nested too deeply to parse (limit {MAX_YAML_DEPTH} levels)") from None
         except (ValueError, OverflowError, TypeError) as e:  # e.g. timestamp 2023-02-30
             mark = getattr(loader, "_last_mark", None)
-            raise YamlInputError(f"cannot read a YAML value: {_short(str(e), 120, False)}"
+            digits = _DIGITS.search(str(e))
+            # Python's own limit on an integer's digits said "use sys.set_int_max_str_digits()": advice to a programmer
+            why = (f"an integer of {int(digits.group(1)):,} digits, more than any field takes" if digits else
+                   _short(str(e), 120, False))
+            raise YamlInputError(f"cannot read a YAML value: {why}"
                                  + (f" (near line {mark.line + 1})" if mark else "")) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import FieldError, Spec
+from dcsim.scenario.base import FieldError, FilePath, Spec
 from dcsim.units import quantity
 
 __all__ = [
@@ -112,7 +112,7 @@ class ProfileCsvArrivalSpec(_ArrivalBase):
     """
 
     kind: Literal["profile_csv"] = "profile_csv"
-    path: str
+    path: FilePath
     interpolation: Literal["linear", "step"] = "linear"
     period: PosTime | None = None
 
@@ -164,7 +164,7 @@ class TraceArrivalSpec(_ArrivalBase):
     """
 
     kind: Literal["trace"] = "trace"
-    path: str
+    path: FilePath
     format: Literal["azure", "mooncake", "csv"] = "azure"
     columns: TraceColumns | None = None
     time_unit: Literal["s", "ms", "us", "datetime"] = "s"

@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,26 @@ def _parse_time(raw: str, unit: str) -> float:
             raise ValueError(f"timestamp {_short(raw, 40)} is outside 1970-01-01 .. 2200-01-01")
         return np.datetime64(iso, "ns").astype(np.int64) * 1e-9
     return float(raw) * _TIME_FACTOR[unit]
+
+
+#: the zone at the end of an ISO date-time (after its time of day): ``Z``, ``+05:00``, ``-0800``, ``+05``
+_ZONE = re.compile(r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
+def _same_zoning(raw: str, first: list) -> None:
+    """ValueError when the datetime stamp ``raw`` has a zone and the trace's first stamp none, or the reverse
+    (``first`` holds the first row's ``(zoned, stamp)``, set here). A zoned stamp is the instant it names, in UTC;
+    a stamp without a zone has no instant, and read beside zoned ones it was taken as UTC: a trace mixing
+    ``18:15:46+05:00`` and ``18:15:47`` replayed its two requests 5 h apart, unsaid (until 2026-12-05)."""
+    text = raw.strip()
+    zoned = bool(_ZONE.search(text))
+    if not first:
+        first.append((zoned, text))
+        return
+    if zoned != first[0][0]:
+        raise ValueError(f"timestamp {_short(text, 40)} {'has a' if zoned else 'has no'} time zone where the first "
+                         f"row's {_short(first[0][1], 40)} {'has none' if zoned else 'has one'}: the time between "
+                         "them is not known; give every row its zone, or none")
 
 
 def _parse_tokens(raw, what: str) -> int:
@@ -231,9 +252,13 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
                 if row and any(c.strip() for c in row):
                     yield reader.line_num, row
 
+        first_zone: list[tuple[bool, str]] = []  # (zoned, stamp) of the first datetime row
+
         def parse(row):
             if len(row) < width:
                 raise ValueError(f"expected at least {width} fields, got {len(row)}")
+            if time_unit == "datetime":
+                _same_zoning(row[idx[0]], first_zone)
             try:
                 tv = _parse_time(row[idx[0]], time_unit)
             except ValueError as e:
