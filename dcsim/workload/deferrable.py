@@ -123,8 +123,9 @@ def schedule_deferrable(arrivals_tok, capacity_tok, dt_s: float, deadline_s: flo
         missing = [k for k, v in (("urgency_s", urgency_s), ("quantile", quantile if threshold is None else 0.0))
                    if v is None]
         if missing:
-            raise ValueError(f"policy {policy!r} needs {' and '.join(missing)} (a scenario's deferrable block "
-                             "gives them: DeferrableWorkSpec.urgency and .quantile)")
+            raise ValueError(f"policy {policy!r} needs {' and '.join(missing)} (quantile: the share of ticks open, "
+                             "unless a threshold is given; urgency_s: seconds before its deadline at which work is "
+                             "served in a closed tick; a scenario's defaults: DeferrableWorkSpec().quantile, .urgency)")
         sig = np.broadcast_to(np.asarray(signal, dtype=float), a.shape)
         threshold = signal_threshold(sig, quantile) if threshold is None else float(threshold)
         open_ = sig <= threshold
