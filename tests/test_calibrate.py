@@ -53,7 +53,7 @@ def _assert_is_what_generated_by_writes(written: str, shipped_path: Path) -> Non
     """The shipped file is byte for byte what its ``generated_by`` command writes today: a calibrate change that moves
     any figure, adds a field or rewords a warning fails here until the file is regenerated with that command (the
     H100, B200 and A100-SXM4-80GB pools had gone stale by a host-wait parameter, ``min_cap_frac``/``min_clock_frac``
-    and ``inputs``, and 24 per-model files by ``error_band_pct``/``fit.min_cap_frac``/``inputs``, until session 52).
+    and ``inputs``, and 29 per-model files by ``error_band_pct``/``fit.min_cap_frac``/``inputs``, until session 52).
     Exact on the machine that wrote them (fits are deterministic there); another numpy/scipy/CPU may stop the
     optimizer elsewhere along directions the data do not identify (the tolerant checks before this one bound that),
     and the message names every field that differs."""
