@@ -19,7 +19,7 @@ FP8 = {"racks.0.node.precision": "fp8"}  # transferred: ±27.76 % tok/s, ±30.83
 
 def test_band_ratio_window_upper_end_is_capped_by_what_the_gpus_can_draw():
     """P/C is the budget over the fleet's full-load draw, so P above C by r binds instead only if the node truly
-    draws r times its modelled power. The reference H100 in FP8 is modelled at ~568 W a GPU at full load; at its
+    draws r times its modelled power. The reference H100 in FP8 is modelled at ~566 W a GPU at full load; at its
     700 W TDP the replica's wall power is 1.20x that (wall_power, host and PSU included), so the window's top is
     1.20, not the bands' product 1.67 (an H100 drawing ~1,230 W). The lower end (the node drawing less) is not capped."""
     from dcsim.engine.build import build_models
@@ -30,10 +30,11 @@ def test_band_ratio_window_upper_end_is_capped_by_what_the_gpus_can_draw():
     n = g.node
     full_gpu_w = float(np.max(g.table.gpu[-1]))
     cap = g.power_cap_ratio
-    # measured 2026-12-05: the model's full-load draw 568.3 W a GPU, the cap 1.2007 (the GPUs at their 700 W TDP over
-    # that, at the wall: host and PSU losses included, so not 700 / 568.3 = 1.232)
-    assert full_gpu_w / n.gpus_per_replica == pytest.approx(568.29, abs=0.01)
-    assert cap == pytest.approx(1.2007, abs=1e-4)
+    # measured 2026-12-05 (session 52, the H100 pool refitted with its host wait; 568.29 W and 1.2007 before): the
+    # model's full-load draw 565.95 W a GPU, the cap 1.2050 (the GPUs at their 700 W TDP over that, at the wall: host
+    # and PSU losses included, so not 700 / 565.95 = 1.237)
+    assert full_gpu_w / n.gpus_per_replica == pytest.approx(565.95, abs=0.01)
+    assert cap == pytest.approx(1.2050, abs=1e-4)
     assert cap < n.gpu.tdp_w / (full_gpu_w / n.gpus_per_replica)  # the wall's fixed part damps the GPUs' ratio
     assert tdp_wall_ratio(n.gpu, n.gpus_per_replica, n.gpus_per_node, full_gpu_w) == cap  # the group reads the rule
     assert float(wall_power(n.gpu, n.gpus_per_replica, n.gpus_per_node, n.gpu.tdp_w * n.gpus_per_replica)) > float(
@@ -150,10 +151,10 @@ def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(f
 
 def test_plan_answers_carry_the_range_within_the_band():
     """``dcsim plan -q max-gpus`` of the reference in FP8 answered "320 GPUs … binding at the answer: COMPUTE" with
-    the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 339.8
-    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 8-21 racks flat out) and the
+    the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 341.0
+    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-683 GPUs, 8-21 racks flat out) and the
     binding its alternatives;
-    interconnect-for (457.6 kW) its range of contract. The calibrated reference has no band and reads as before."""
+    interconnect-for (455.9 kW; 457.6 before session 52's H100 refit) its range of contract. The calibrated reference has no band and reads as before."""
     from dcsim.plan import format_plan, plan
 
     r = plan(REF, "max-gpus", overrides=FP8)
@@ -161,12 +162,13 @@ def test_plan_answers_carry_the_range_within_the_band():
     lo, hi = band_ratio_window(0.2776, 0.3083, b["power_cap_ratio"])
     assert hi == pytest.approx(b["power_cap_ratio"]) and hi < 1.25  # the H100's TDP, not the bands' product 1.67
     assert lo == pytest.approx(0.50, abs=0.005)
-    # the measured answer (2026-12-05), not answer_band's arithmetic restated: the crossover 339.8 GPUs over the
+    # the measured answer (2026-12-05; session 52's H100 host-wait refit moved 339.84 -> 341.04 GPUs and the band's
+    # 283.05-680.11 -> 283.03-682.50), not answer_band's arithmetic restated: the crossover 341.0 GPUs over the
     # TDP cap 1.20x and the window's 0.50x; whole racks of 32 GPUs below each end, the answer's own unit (until
     # 2026-12-05 the range was whole replicas, "70-170 replicas (280-680 GPUs)", beside an answer in whole racks;
     # README and docs/sweeps.md quote "8-21 racks (256-672 GPUs)"; tests/test_docs_quotes.py checks the quotes)
-    assert r["gpus_at_flip"] == pytest.approx(339.84, abs=0.01)
-    assert b["gpus_at_flip"] == pytest.approx([283.05, 680.11], abs=0.01)
+    assert r["gpus_at_flip"] == pytest.approx(341.04, abs=0.01)
+    assert b["gpus_at_flip"] == pytest.approx([283.03, 682.50], abs=0.01)
     assert b["racks"] == [8, 21] and b["gpus"] == [256, 672] and "replicas" not in b
     assert b["gpus"][0] < r["gpus"] < b["gpus"][1] and r["gpus"] % r["gpus_per_rack"] == 0
     assert set(b["binding_alternatives"]) == {"power", "cooling"}

@@ -45,7 +45,10 @@ def test_a_parameter_a_hair_from_its_bound_is_on_it_in_every_shipped_profile():
     profs = list(shipped_profiles().values()) + list(pooled_profiles().values())
     for prof in profs:
         for k, u in prof["uncertainty"].items():
+            if "held_at" in u:  # not identified, held at its neutral value and the fit redone without it (no value
+                continue        # stored, not fitted, so on no bound: the B200 and A100-SXM4-80GB pools' host wait)
             assert u["on_bound"] == (bound_side(*_scaled(prof, k)) is not None), (prof["name"], k, prof["params"][k])
+    assert sum("held_at" in u for p in profs for u in p["uncertainty"].values()) == 2
     b = shipped_profiles()["B200_llama-3.1-70b_bf16_tp2"]
     x, lo, hi = _scaled(b, "p_compute_w")  # 896.40 W: 0.07 % of the range from the bound, inside ON_BOUND_REL
     assert 0 < (hi - x) / (hi - lo) <= ON_BOUND_REL

@@ -114,11 +114,22 @@ def test_cli_prints_the_table_writes_json_and_refuses_misuse(tmp_path, capsys):
 
 
 def test_a_user_profile_has_no_band_and_a_group_dcsim_cannot_build_does_not_stop_the_others(tmp_path, capsys):
-    # a profile file that states no band (a shipped profile's file, given by its path: it has no error_band_pct)
-    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile=str(PROFILE_DIR / "H100-SXM_qwen3-32b_bf16_tp2.yaml")),
-             "H100-SXM", 1)
+    # a profile file that states no band (a shipped profile's file without its error_band_pct, as every shipped
+    # per-model file was until session 52 regenerated them by their generated_by)
+    import yaml
+
+    ship = PROFILE_DIR / "H100-SXM_qwen3-32b_bf16_tp2.yaml"
+    bare = tmp_path / "no-band.yaml"
+    bare.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(ship.read_text()).items() if k != "error_band_pct"},
+                                   sort_keys=False))
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile=str(bare)), "H100-SXM", 1)
     assert g["calibration"]["status"] == "user-profile"
     assert all(p["within_band"] is None for p in g["points"]) and g["summary"]["outside_band"] is None
+    # the shipped file given by its path states the band dcsim calibrate wrote into it: a user profile with that band
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile=str(ship)), "H100-SXM", 1)
+    assert g["calibration"]["status"] == "user-profile"
+    assert g["calibration"]["error_band_pct"] == yaml.safe_load(ship.read_text())["error_band_pct"]
+    assert g["summary"]["outside_band"] is not None
     # named by its name for another TP degree it is dcsim's calibration of that setup: its own band, a lower bound
     g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile="H100-SXM_qwen3-32b_bf16_tp2"), "H100-SXM", 1)
     c = g["calibration"]

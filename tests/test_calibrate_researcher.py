@@ -289,14 +289,15 @@ def test_predicting_the_rows_a_profile_was_fitted_to_says_in_sample_not_within_i
     """A profile's stated band is its fit's worst in-sample error, so predicting the very rows it was fitted to
     puts every point within it by construction: ``--predict`` on ML.ENERGY's Llama-3.1-70B rows printed "0 of 9
     points outside the stated band", though the shipped profile's ``measurements`` name that file. Now the summary
-    says the rows set the band: by name for a shipped profile (it records names alone), by sha256 for a profile
-    ``dcsim calibrate`` wrote; a file of the same name with other bytes, or rows a carry predicts, are a test."""
+    says the rows set the band: by sha256 for a profile ``dcsim calibrate`` wrote (the shipped ones too since session 52
+    regenerated them by their generated_by, with ``inputs``; by name before, when they recorded names alone); a file
+    of the same name with other bytes, or rows a carry predicts, are a test."""
     from dcsim.node.predict import format_prediction, predict
 
     shipped = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
     res = predict([shipped], gpu="H100-SXM")
     (g,) = res["groups"]
-    assert [f["match"] for f in g["summary"]["in_sample_files"]] == ["name"]
+    assert [f["match"] for f in g["summary"]["in_sample_files"]] == ["sha256"]
     text = format_prediction(res)
     assert "in-sample: these rows set the band" in text and "outside the stated band" not in text
     assert "median ITL 1.7 % (worst 3.9 %) over the 7 decode-only rows;" in text  # the 2 others print (mixed)

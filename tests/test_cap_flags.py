@@ -284,21 +284,25 @@ def test_a_shipped_profile_is_judged_by_its_own_cap_rows_clock():
     assert (c["measured_clock_min"], c["clock_min_of"]) == (0.7404, "profile")
 
 
-def test_an_older_pooled_fit_with_cap_rows_at_an_unstated_level_takes_the_gpus_floors():
-    """The "older record" branch is reached by a real file: a pooled fit written before ``dcsim calibrate --pool``
+def test_an_older_pooled_fit_with_cap_rows_at_an_unstated_level_takes_the_gpus_floors(tmp_path):
+    """The "older record" branch is reached by a real format: a pooled fit written before ``dcsim calibrate --pool``
     recorded ``min_cap_frac`` (2026-12-05, commit 29921e1) and ``min_clock_frac`` says its γ was fitted to cap rows
-    but neither which caps nor which clocks (it lists no ``cap_points``). The shipped ``pooled/H100-SXM.yaml`` is
-    such a file; named by a scenario (a user pool) it is judged by the GPU's figures (0.7 x TDP, clock 0.6897),
-    said as ``"gpu"``. A profile of another GPU (H200 on the H100's fit, same silicon) takes the H200's own: full
-    clock, none measured."""
+    but neither which caps nor which clocks (it lists no ``cap_points``). The shipped ``pooled/H100-SXM.yaml`` was
+    such a file until session 52 regenerated it by its ``generated_by`` (it now states 0.7 x TDP and clock 0.669, the
+    clock its fit runs Splitwise's capped prefill rows at, and is judged by them); the same file without the two
+    fields, as it was written before, named by a scenario (a user pool) is judged by the GPU's figures (0.7 x TDP,
+    clock 0.6897), said as ``"gpu"``. A profile of another GPU (H200 on the H100's fit, same silicon) takes the
+    H200's own: full clock, none measured."""
     from dcsim.node.catalog import POOLED_DIR, load_profile
     from dcsim.node.model import cap_floor, clock_floor
 
-    path = POOLED_DIR / "H100-SXM.yaml"
-    old = yaml.safe_load(path.read_text())
+    shipped = yaml.safe_load((POOLED_DIR / "H100-SXM.yaml").read_text())
+    assert cap_floor(shipped, "H100-SXM") == (0.7, "profile") and clock_floor(shipped, "H100-SXM") == (0.669, "profile")
+    old = {k: v for k, v in shipped.items() if k not in ("min_cap_frac", "min_clock_frac")}
     assert old["gamma_source"].startswith("fitted to cap rows") and not old.get("cap_points")
-    assert "min_cap_frac" not in old and "min_clock_frac" not in old
     assert cap_floor(old, "H100-SXM") == (0.7, "gpu") and clock_floor(old, "H100-SXM") == (0.6897, "gpu")
+    path = tmp_path / "H100-SXM-older.yaml"
+    path.write_text(yaml.safe_dump(old, sort_keys=False))
     sc = small_scenario(duration="1 h")
     sc["racks"][0]["node"]["profile"] = str(path)
     c = build_models(load_scenario(sc)).groups[0].node.calibration

@@ -109,16 +109,36 @@ def test_generic_mfu_is_each_pools_share_of_its_ceiling_on_the_targets_ceiling()
     assert transfer_mfu(0.5, h100, h100, "bf16") == 0.5                                  # below it: unchanged
 
 
+def test_generic_takes_every_pools_parameters_a_term_a_pool_holds_at_0_reading_0():
+    """A generic GPU averages every parameter any current-stack pool writes: the H100 pool identifies a host wait per
+    decoding sequence (22 us, session 52), the B200 pool holds it at 0 and does not write it. The mean read only the
+    first pool's keys (the B200's), so the MI300X took the H100's per-layer per-sequence time, lowered by the share
+    the host wait took over, without the host wait: MLPerf's Llama-2-70B FP8 ratio against the H100 rose 1.119 ->
+    1.188 (beyond the +-20 % of the check below); the mean with 0 for the B200's gives 1.102."""
+    pools = pooled_profiles()
+    mi = gpu_catalog()["MI300X"]
+    g = transfer_profile(mi, MY_13B, "bf16")
+    assert g["status"] == "generic" and "older serving stack" in g["source"]
+    use = [pools["B200"], pools["H100-SXM"]]
+    assert "t_host_seq_s" in pools["H100-SXM"]["params"] and "t_host_seq_s" not in pools["B200"]["params"]
+    want = sum(p["params"].get("t_host_seq_s", 0.0) for p in use) / len(use)
+    assert want > 1e-6 and g["params"].get("t_host_seq_s") == pytest.approx(want, rel=1e-9)
+    for k in ("mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "gamma"):
+        assert g["params"][k] == pytest.approx(sum(p["params"][k] for p in use) / len(use), rel=1e-9), k
+
+
 def test_transferred_mfu_is_held_at_the_ceiling_of_the_pairs_compute_precision():
-    """The H100 pool fits MFU 1.0 (on its bound): a transferred BF16 pair runs at the BF16 ceiling 0.803, an FP8 pair
-    at the FP8 one 0.709; the A100 pool (0.492, below 0.869) is carried unchanged."""
+    """The H100 pool fits MFU 0.972 (1.0, on its bound, before its host wait was fitted: session 52), above both
+    ceilings: a transferred BF16 pair runs at the BF16 ceiling 0.803, an FP8 pair at the FP8 one 0.709; the A100 pool
+    (0.492, below 0.869) is carried unchanged."""
     pools = pooled_profiles()
     h100, a100 = resolve_gpu("H100-SXM"), resolve_gpu("A100-SXM4-80GB")
-    assert pools["H100-SXM"]["params"]["mfu"] == 1.0
+    fitted = pools["H100-SXM"]["params"]["mfu"]
+    assert fitted == pytest.approx(0.972, abs=5e-4) and fitted > 794.5 / 989
     for prec, top in (("bf16", 794.5 / 989), ("fp8", 1402.6 / 1979)):
         n = build_node(NodeSpec(gpu="H100-SXM", model=MY_13B, precision=prec, tensor_parallel=1))
         assert n.calibration["status"] == "transferred" and n.perf.mfu == pytest.approx(top)
-        assert transfer_profile(h100, MY_13B, prec)["compute_ceiling"]["from_mfu"] == 1.0
+        assert transfer_profile(h100, MY_13B, prec)["compute_ceiling"]["from_mfu"] == fitted
     n = build_node(NodeSpec(gpu=a100, model=MY_13B, tensor_parallel=1))
     assert n.calibration["status"] == "transferred" and n.perf.mfu == pools["A100-SXM4-80GB"]["params"]["mfu"]
     # an experts-only FP8 checkpoint computes in BF16: the BF16 ceiling
@@ -167,9 +187,10 @@ def test_mi300x_against_h100_per_gpu_within_a_band_of_mlperf():
     different stacks, TensorRT-LLM and vLLM on ROCm; dcsim's H100 is calibrated on vLLM 0.11.1):
     - the same layout (TP8, one replica per 8-GPU server), batch 1,024, 1,024-token prompts and 294 output tokens
       (MLPerf's reference output length; the prompt length an assumption): 1.22 with the generic MFU at 0.894 of
-      the MI300X's peak, 1.12 now (what remains: its 1.58x bandwidth and the pools' mean overheads);
+      the MI300X's peak, 1.12 with the mean overheads, 1.10 since the H100 pool's host wait (session 52; what
+      remains: its 1.58x bandwidth and the pools' mean overheads);
     - the audit's chat comparison (Llama-3.1-70B BF16, 634 / 400, batch 256; MI300X TP2 against the H100's
-      calibrated TP4): 1.46 before, 1.09 now."""
+      calibrated TP4): 1.46 before, 1.06, 1.07 since the host wait (session 52)."""
     lo, hi = 0.975 * 0.8, 0.975 * 1.2
     r = (_tok_s_per_gpu("MI300X", "llama-2-70b", "fp8", 8, 1024.0, 1024.0, 294.0)
          / _tok_s_per_gpu("H100-SXM", "llama-2-70b", "fp8", 8, 1024.0, 1024.0, 294.0))

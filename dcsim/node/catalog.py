@@ -637,7 +637,7 @@ def transfer_mfu(mfu: float, src: GpuSpec, dst: GpuSpec, peak_precision: str, ca
     [MAMF]), at most 1 with ``cap``, times ``dst``'s achievable share of its peak. The software's efficiency
     relative to what the silicon reaches transfers; what the silicon reaches does not (MI300X reaches 51 % of its
     datasheet peak, H100 80 %). With ``cap`` the result never exceeds ``dst``'s ceiling: a pooled fit above its own
-    ceiling (the H100 pool's MFU 1.0 against 0.803) is held there. ``src`` = ``dst``: ``min(mfu, ceiling)``."""
+    ceiling (the H100 pool's MFU 0.972 against 0.803) is held there. ``src`` = ``dst``: ``min(mfu, ceiling)``."""
     u = mfu / mfu_ceiling(src, peak_precision)
     return (min(u, 1.0) if cap else u) * mfu_ceiling(dst, peak_precision)
 
@@ -663,7 +663,7 @@ def pool_transfer(pool: dict, gpu: GpuSpec, model: ModelSpec | None, precision: 
     """A pooled fit (``dcsim calibrate --pool``, fitted on ``src``: ``gpu`` when the pool is this GPU's, else the
     catalog's GPU the pool names) used for ``model`` on ``gpu``, as a transfer: the
     compute efficiency set against the achievable matmul rate of the precision the model computes in (its share of
-    ``src``'s, held at ``gpu``'s ceiling: :func:`transfer_mfu`; the shipped H100 pool fits MFU 1.0, the H100's
+    ``src``'s, held at ``gpu``'s ceiling: :func:`transfer_mfu`; the shipped H100 pool fits MFU 0.972, the H100's
     achievable share is 0.803 in BF16 [MAMF]), recorded under ``compute_ceiling``; the MoE dispatch and FP8 cost its
     data do not identify borrowed from the shipped pools of the other GPUs (:func:`borrow_unidentified`, recorded
     under ``borrowed``); as band the pool's worst leave-one-model-out error over the left-out models of ``model``'s
@@ -711,7 +711,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
 
     The compute efficiency is set against the GPU's achievable matmul rate in the precision ``model`` computes in
     when served in ``precision`` (:func:`transfer_mfu`, recorded under ``compute_ceiling``): a pooled MFU above the
-    GPU's ceiling is held at it (the H100 pool fits 1.0, the ceiling is 0.803 in BF16, 0.709 in FP8); a generic GPU
+    GPU's ceiling is held at it (the H100 pool fits 0.972, the ceiling is 0.803 in BF16, 0.709 in FP8); a generic GPU
     takes the mean over the pools of each pool's share of its own GPU's achievable rate (at most 1) times its own
     achievable share (MI300X: 0.511 of 1,307 TFLOP/s in BF16, where the mean of the pools' MFUs gave 0.894).
     """
@@ -730,10 +730,12 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     current = {g: serving_stack(p)[1] for g, p in pooled.items()}
     use = [p for g, p in pooled.items() if current[g]] or list(pooled.values())
     left = sorted(g for g, ok in current.items() if not ok and len(use) < len(pooled))
-    for k in use[0]["params"]:
+    # every parameter any pool writes (the first pool's keys alone dropped the H100 pool's host wait, which the B200
+    # pool holds at 0 and so does not write: session 52); a value a pool does not write reads 0, its neutral value
+    for k in dict.fromkeys(k for p in use for k in p["params"]):
         if k in _IDENTIFIED_ONLY:
             continue  # below: over the pools that identified it, not those that fixed it at 0
-        vals = [rescale_power(p["params"], cat[p["gpu"]], gpu)[k] for p in use]
+        vals = [rescale_power(p["params"], cat[p["gpu"]], gpu).get(k, 0.0) for p in use]
         params[k] = float(sum(vals) / len(vals))
     params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {}, _lenders(use))
     # each pool's MFU as its share of its own GPU's achievable matmul rate, at most 1, on this GPU's achievable rate

@@ -626,7 +626,7 @@ def cap_floor(prof: Mapping, gpu: str) -> tuple[float, str]:
     :func:`dcsim.node.catalog.measured_cap_frac`: ``(that, "gpu")`` -- a profile of another GPU (a same-silicon
     transfer; an H100 profile a scenario names on a B200: its cap rows were measured on the H100), and an older record
     fitted to cap rows at a level it does not state (a pooled fit written before ``min_cap_frac``, such as the shipped
-    ``pooled/H100-SXM.yaml``). Until December 2026 only a profile the scenario names was read for its own floor, and
+    ``pooled/H100-SXM.yaml`` until session 52 regenerated it: 0.7 now, its own). Until December 2026 only a profile the scenario names was read for its own floor, and
     whatever GPU it was measured on (an H100 profile named on a B200 gave 0.7 "profile", its clock floor 1.0 "gpu")."""
     own = own_cap_frac(prof) if _measured_here(prof, gpu) else None
     return (float(own), "profile") if own is not None else (measured_cap_frac(gpu), "gpu")
@@ -640,7 +640,8 @@ def clock_floor(prof: Mapping, gpu: str) -> tuple[float, str]:
     runs each of its cap rows at; a pooled fit's ``min_clock_frac``; 1.0, full clock, without cap rows), shipped or a
     user's: ``(own, "profile")`` (H100: 0.69-0.76 by profile, until December 2026 every shipped H100 profile took the
     least of them, 0.69); else (an older record, cap rows without ``clock_fit`` or a pooled fit without
-    ``min_clock_frac``, such as the shipped ``pooled/H100-SXM.yaml``; a profile of another GPU) the GPU's floor,
+    ``min_clock_frac``, such as the shipped ``pooled/H100-SXM.yaml`` until session 52 regenerated it: 0.669 now, its
+    own; a profile of another GPU) the GPU's floor,
     :func:`dcsim.node.catalog.measured_clock_frac` (the least over its shipped profiles): ``(that, "gpu")``."""
     own = profile_clock_floor(prof) if _measured_here(prof, gpu) else None
     return (round(float(own), 4), "profile") if own is not None else (round(measured_clock_frac(gpu), 4), "gpu")
