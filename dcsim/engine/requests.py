@@ -1108,13 +1108,7 @@ class _Lane:
             retry = []
             for i in newly:
                 retry += self.pool.drain(int(i))
-            retry.sort(key=lambda r: r[0])
-            if retry:  # retried requests go back to the front of the door queue, first to be served
-                a = np.array(retry, dtype=float)
-                self._hold.appendleft((a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64),
-                                       a[:, 3].astype(np.int64)))
-                self._hold_n += len(retry)
-                self._hold_tok += int(a[:, 3].sum())
+            self._requeue(retry)  # back to the front of the door queue, first to be served
             self.requeued += len(retry)
         self._down = down
         self._any_down = bool(down.any())
