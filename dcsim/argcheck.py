@@ -88,7 +88,7 @@ def check_scheduler_address(address: Any, name: str = "client") -> str:
                "expected host:port, the port a number 1-65535, an IPv6 host in brackets")
         raise ValueError(f"{name} {excerpt(address, 60)}: not a Dask scheduler address ({why}), e.g. "
                          "tcp://10.0.0.5:8786")
-    return address
+    return text  # as checked: ' tcp://h:1' passed the check and dask read the scheme ' tcp' (exit 70)
 
 
 def scheduler_arg(text: str) -> str:

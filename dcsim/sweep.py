@@ -981,8 +981,9 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         workers = check_count(workers, _WORKERS)
     except ValueError as e:
         raise ValueError(f"run_sweep: workers: {e} (as `dcsim sweep --workers`)") from None
-    if isinstance(client, str):  # an address: its form checked before any point is prepared
-        check_scheduler_address(client, "run_sweep: client")
+    if client is not None and not hasattr(client, "submit"):  # an address (or no client: client=42 failed in
+        # joblib after every point was prepared): its form checked before any point is prepared
+        client = check_scheduler_address(client, "run_sweep: client")
     spec = load_sweep(spec_or_path)
     base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)

@@ -227,3 +227,61 @@ def test_a_trace_zoned_throughout_or_not_at_all_still_reads(tmp_path, stamps):
 
     _trace_scenario(tmp_path, stamps)
     assert read_azure(tmp_path / "t.csv").t.tolist() == pytest.approx([0.0, 1.0])
+
+
+# ------------------------------------------------------------------ review of session 52 (branch s52-rv-hostile)
+
+def test_a_scheduler_address_with_spaces_reaches_dask_as_checked():
+    """``--scheduler ' tcp://127.0.0.1:1'`` passed the check (which strips) and dask was handed the unstripped text:
+    "unknown address scheme ' tcp'", exit 70 as an internal error after every point was prepared."""
+    from dcsim.argcheck import check_scheduler_address, scheduler_arg
+
+    assert check_scheduler_address(" tcp://10.0.0.5:8786\n") == "tcp://10.0.0.5:8786"
+    assert scheduler_arg(" 10.0.0.5:8786 ") == "10.0.0.5:8786"
+
+
+@pytest.mark.parametrize("client", [42, 8786.0, ["tcp://10.0.0.5:8786"]])
+def test_run_sweep_refuses_a_client_that_is_no_address_nor_client(client):
+    """``run_sweep(client=42)`` prepared every point, then failed in joblib: "To use Joblib with Dask first create a
+    Dask Client"."""
+    from dcsim.sweep import run_sweep
+
+    with pytest.raises(TypeError, match="run_sweep: client"):
+        run_sweep(SWEEP, client=client, cache_dir=None, progress=False)
+
+
+def test_an_empty_empirical_length_file_is_called_empty(capsys):
+    """``input: {kind: empirical, file: ''}`` read the scenario's folder, as the four data paths did before."""
+    code, err = _cli(capsys, "validate", REF, "--set", "workload.classes.0.input={kind: empirical, file: ''}")
+    assert code == 2 and "empty" in err and "not a regular file" not in err, err
+
+
+def test_a_bounds_claim_quoted_in_parentheses_is_refused_before_the_run(capsys):
+    code, err = _cli(capsys, "validate", REF, "--set", 'expect={pue: "(1.2, 1.7)"}')
+    assert code == 2 and "expect.pue: the text" in err, err
+
+
+def _zoned_trace(tmp_path, rows):
+    p = tmp_path / "z.csv"
+    p.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(f"{r},10,10\n" for r in rows))
+    return p
+
+
+def test_a_skipped_bad_first_row_does_not_set_the_traces_zoning(tmp_path):
+    """With ``on_bad_row: skip`` a garbage first row set the zoning, and every zoned row after it was skipped as
+    'mixed': "no valid requests in trace (4 bad rows skipped)"."""
+    from dcsim.workload.trace import read_azure
+
+    tr = read_azure(_zoned_trace(tmp_path, ["not-a-time"] + [f"2023-11-16T18:15:4{i}Z" for i in range(3)]),
+                    on_bad_row="skip")
+    assert tr.t.tolist() == pytest.approx([0.0, 1.0, 2.0]) and tr.skipped == 1
+
+
+def test_mixed_zones_are_refused_even_when_bad_rows_are_skipped(tmp_path):
+    """One row without a zone, then 50 with one, under ``on_bad_row: skip``: the 50 were dropped as bad rows and the
+    scenario validated, exit 0, with one request left."""
+    from dcsim.workload.trace import TraceError, read_azure
+
+    p = _zoned_trace(tmp_path, ["2023-11-16T18:15:46"] + [f"2023-11-16T18:16:{10 + i}Z" for i in range(50)])
+    with pytest.raises(TraceError, match=r"z\.csv:3: .*time zone"):
+        read_azure(p, on_bad_row="skip")

@@ -539,7 +539,7 @@ def _number_or_bounds_text(text: str) -> bool:
     """``text`` reads as a number (``"1.3"``) or as bounds (``"[1.2, 1.7]"``): an ``expect:`` claim quoted by
     mistake, compared as text with a figure that is a number, so it could only fail."""
     t = text.strip()
-    if t.startswith("[") and t.endswith("]"):
+    if t[:1] + t[-1:] in ("[]", "()"):  # `pue: "(1.2, 1.7)"` too
         return True
     try:
         float(t)

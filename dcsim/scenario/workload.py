@@ -216,7 +216,7 @@ class EmpiricalLengthSpec(Spec):
     kind: Literal["empirical"] = "empirical"
     values: list[float] | None = None
     weights: list[float] | None = None
-    file: str | None = None
+    file: FilePath | None = None
     column: str | int | None = None
 
     @model_validator(mode="after")

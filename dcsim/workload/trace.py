@@ -132,8 +132,13 @@ def _parse_time(raw: str, unit: str) -> float:
 _ZONE = re.compile(r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
+class MixedZonesError(ValueError):
+    """Stamps with and without a zone in one trace: refused even with ``on_bad_row: skip``, which dropped every row
+    unlike the first without a word."""
+
+
 def _same_zoning(raw: str, first: list) -> None:
-    """ValueError when the datetime stamp ``raw`` has a zone and the trace's first stamp none, or the reverse
+    """MixedZonesError when the datetime stamp ``raw`` has a zone and the trace's first stamp none, or the reverse
     (``first`` holds the first row's ``(zoned, stamp)``, set here). A zoned stamp is the instant it names, in UTC;
     a stamp without a zone has no instant, and read beside zoned ones it was taken as UTC: a trace mixing
     ``18:15:46+05:00`` and ``18:15:47`` replayed its two requests 5 h apart, unsaid (until 2026-12-05)."""
@@ -143,9 +148,9 @@ def _same_zoning(raw: str, first: list) -> None:
         first.append((zoned, text))
         return
     if zoned != first[0][0]:
-        raise ValueError(f"timestamp {_short(text, 40)} {'has a' if zoned else 'has no'} time zone where the first "
-                         f"row's {_short(first[0][1], 40)} {'has none' if zoned else 'has one'}: the time between "
-                         "them is not known; give every row its zone, or none")
+        raise MixedZonesError(f"timestamp {_short(text, 40)} {'has a' if zoned else 'has no'} time zone where the "
+                              f"first row's {_short(first[0][1], 40)} {'has none' if zoned else 'has one'}: the time "
+                              "between them is not known; give every row its zone, or none")
 
 
 def _parse_tokens(raw, what: str) -> int:
@@ -213,7 +218,7 @@ def _collect(path: Path, records, parse, on_bad_row: str, label) -> TraceData:
             try:
                 tv, iv, ov = parse(payload)
             except (ValueError, TypeError, OverflowError) as exc:
-                if on_bad_row == "skip":
+                if on_bad_row == "skip" and not isinstance(exc, MixedZonesError):  # a file's fault, not a row's
                     skipped += 1
                     continue
                 raise TraceError(f"{path}:{line}: {label(payload)}: {exc}") from None
@@ -257,8 +262,6 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
         def parse(row):
             if len(row) < width:
                 raise ValueError(f"expected at least {width} fields, got {len(row)}")
-            if time_unit == "datetime":
-                _same_zoning(row[idx[0]], first_zone)
             try:
                 tv = _parse_time(row[idx[0]], time_unit)
             except ValueError as e:
@@ -266,7 +269,10 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
                 raise ValueError(why) from None
             if not np.isfinite(tv):
                 raise ValueError(f"time is not finite: {_short(row[idx[0]])}")
-            return tv, _parse_tokens(row[idx[1]], "input tokens"), _parse_tokens(row[idx[2]], "output tokens")
+            counts = _parse_tokens(row[idx[1]], "input tokens"), _parse_tokens(row[idx[2]], "output tokens")
+            if time_unit == "datetime":  # the first row read in full sets the zoning (a skipped bad row set it)
+                _same_zoning(row[idx[0]], first_zone)
+            return (tv, *counts)
 
         return _collect(path, rows(), parse, on_bad_row, lambda row: f"bad row {_short(row, 120)}")
     except csv.Error as exc:
