@@ -348,7 +348,8 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
     """Per rack group whose DVFS clock ran below the lowest clock its measurements cover (its calibration's
     ``measured_clock_min``, :func:`dcsim.node.model.clock_floor`: its profile's own when it states one, 0.69-0.76 on the
-    shipped H100 profiles, the clocks their fits run Splitwise's capped prefill rows at; 1.0, full clock, on a profile
+    shipped H100 profiles (0.669 on the H100 pool, a transferred pair's), the clocks their fits run Splitwise's capped
+    prefill rows at; 1.0, full clock, on a profile
     with no capped row; else the GPU's) on some tick: ``share``,
     the share of its GPU-time (its GPUs serving: in service and, with idle power-down, awake,
     :func:`dcsim.tpf.serving_share`; a thermal shed's ticks not counted) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's

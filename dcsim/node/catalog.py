@@ -582,7 +582,7 @@ def borrow_unidentified(params: dict, uncertainty: dict, donors: list[tuple[str,
     no FP8 pair: fixed at 0, not a measurement of 0) taken as the mean over the ``donors`` — ``(gpu, params,
     uncertainty)`` of other GPUs' pooled fits — that did identify them. Assumption: these costs are short,
     launch- and routing-bound kernels whose time per layer differs little between GPU generations (the H100 and
-    B200 pools fit 82 and 89 µs of MoE dispatch per MoE layer), nearer the truth than no cost at all.
+    B200 pools fit 87.9 and 99.9 µs of MoE dispatch per MoE layer), nearer the truth than no cost at all.
 
     Returns ``(params, borrowed)``, ``borrowed[name]`` = the donor GPUs of each parameter taken (empty if none).
     """
@@ -706,7 +706,8 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     under ``borrowed``; an MoE model's band then covers those pools' MoE transfer errors too); the model's own
     FLOPs, bytes and KV traffic per token come from its shape. ``generic``: a GPU with no pooled
     fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
-    range (TDP - idle) [D]; the MoE dispatch and FP8 costs are averaged over the pools that fitted them. The record carries the expected error band (leave-one-model-out, over
+    range (TDP - idle) [D]; the MoE dispatch and FP8 costs are averaged over the pools that fitted them, the host wait
+    over every pool (0 where a pool held it at 0: its per-sequence cost is then in its ``t_seq_layer_s``). The record carries the expected error band (leave-one-model-out, over
     the left-out models of ``model``'s kind, MoE or dense, when given).
 
     The compute efficiency is set against the GPU's achievable matmul rate in the precision ``model`` computes in
@@ -731,7 +732,15 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     use = [p for g, p in pooled.items() if current[g]] or list(pooled.values())
     left = sorted(g for g, ok in current.items() if not ok and len(use) < len(pooled))
     # every parameter any pool writes (the first pool's keys alone dropped the H100 pool's host wait, which the B200
-    # pool holds at 0 and so does not write: session 52); a value a pool does not write reads 0, its neutral value
+    # pool holds at 0 and so does not write: session 52); a value a pool does not write reads 0, the value its fit
+    # held it at. Not over the identifying pools alone, as the MoE dispatch and FP8 cost below: a pool with no MoE
+    # model has no MoE layer its other terms could stand in for, but a pool holding the host wait has fitted its
+    # decoding sequences' cost all the same, in t_seq_layer_s (the two are told apart only by depth: step.py charges
+    # t_seq_layer_s * layers + t_host_seq_s per sequence). The B200 pool with the term free fits 14.4 us of it (its
+    # prior's pull; data-only SE 33 us) and t_seq_layer_s 0.652 us (0.813 held): 66.6 against 65.0 us per sequence per
+    # step on 80 layers. The mean with 0 is the mean of the pools' per-sequence costs at every depth (84.1 us on 80
+    # layers); the H100's 22.3 us alone on the mean t_seq_layer_s would be 95.2, and put MLPerf's MI300X Llama-2-70B
+    # FP8 ratio at 1.027 (1.102 with the mean)
     for k in dict.fromkeys(k for p in use for k in p["params"]):
         if k in _IDENTIFIED_ONLY:
             continue  # below: over the pools that identified it, not those that fixed it at 0
