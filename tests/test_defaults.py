@@ -119,6 +119,23 @@ def test_a_profile_without_overlap_p_runs_on_perf_params_default():
     assert _params_from_profile(own)[0].overlap_p == default + 1.5
 
 
+def test_simulate_takes_the_gpu_heat_share_from_its_caller():
+    """dcsim.thermal.dynamics.simulate (public) defaulted gpu_heat_share to 0.0 (feedback off), then to GPU_HEAT_SHARE
+    (0.8): a caller leaving it out got another run without a word. It is a required keyword now: left out, refused."""
+    from dcsim.thermal import dynamics
+    par = inspect.signature(dynamics.simulate).parameters["gpu_heat_share"]
+    assert par.default is inspect.Parameter.empty and par.kind is inspect.Parameter.KEYWORD_ONLY
+    from dcsim.scenario.facility import ThermalDynamicsSpec
+    p = dynamics.thermal_params(ThermalDynamicsSpec(), design_heat_w=10e6, setpoint_c=15.0)
+    st = dynamics.steady_state(p, 8e6)
+    with pytest.raises(TypeError, match="gpu_heat_share"):
+        dynamics.simulate(p, st, np.full(3, 8e6), 10e6, 60.0)
+    with pytest.raises(TypeError):  # keyword only: a sixth positional value is not read as the share
+        dynamics.simulate(p, st, np.full(3, 8e6), 10e6, 60.0, 650.0, 0.8)
+    off = dynamics.simulate(p, st, np.full(3, 8e6), 0.0, 60.0, gpu_heat_share=0.0)
+    assert not off["throttled"].any() and np.all(off["it_heat_w"] == 8e6)  # feedback off: the IT heat as given
+
+
 def test_thermal_and_grid_defaults_have_one_home():
     """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each. The
     fan law and the deferrable threshold/urgency live in the scenario only: the pure model functions take them as
@@ -130,8 +147,7 @@ def test_thermal_and_grid_defaults_have_one_home():
         assert spec.fan_exponent == fs.FAN_EXPONENT and spec.fan_min_speed == fs.FAN_MIN_SPEED
     fan = inspect.signature(cooling.crah_fan_power_w).parameters
     assert fan["exponent"].default is fan["min_speed"].default is inspect.Parameter.empty
-    assert (_default(dynamics.cooling_failure_response, "gpu_heat_share") == _default(dynamics.simulate, "gpu_heat_share")
-            == dynamics.GPU_HEAT_SHARE)  # simulate's was 0.0 (feedback off), a second default
+    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
     dw = grid.DeferrableWorkSpec()
     arr, price = np.full(48, 1e4), np.where(np.arange(48) % 24 < 5, 20.0, 80.0)
     for missing in ("quantile", "urgency_s"):
