@@ -60,6 +60,19 @@ def test_every_catalog_server_follows_the_full_load_rule():
         assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node, g.tdp_w), name
 
 
+def test_the_catalog_servers_host_maximum_is_derived_not_written():
+    """gpus.yaml wrote each server's non_gpu_max_w (3142.0 for the DGX H100) beside the rule that derives it: no
+    server gives it now, and the catalog loader (GpuSpec) derives the very figures the literals held."""
+    import yaml
+
+    from dcsim.node.catalog import DATA_DIR, gpu_catalog
+    raw = yaml.safe_load((DATA_DIR / "gpus.yaml").read_text())
+    assert [n for n, g in raw.items() if "non_gpu_max_w" in g.get("server", {})] == []
+    got = {n: g.server.non_gpu_max_w for n, g in gpu_catalog().items()}
+    assert got == {"A100-SXM4-80GB": 2371.0, "A100-SXM4-40GB": 2371.0, "H100-SXM": 3142.0, "H200": 3142.0,
+                   "B200": 4256.0, "MI300X": 2742.0}  # the literals of the catalog until session 52
+
+
 def test_inline_copy_of_a_catalog_gpu_draws_its_wall_power():
     """AUC 2: an H100 given inline without a server block drew 8,404 W at full load against the catalog's 9,300 W
     (the default host maximum was an unsourced 2,300 W). Every catalog GPU given inline with only its server's
