@@ -701,12 +701,25 @@ class SweepWarning(UserWarning):
     SweepWarning)`` silences them (and ``progress=False`` the progress bar and the cost line it opens with)."""
 
 
+def _warn(text: str, cli_prefix: str = "") -> None:
+    """Warn ``text`` as a :class:`SweepWarning` attributed to the caller's line: the first frame outside this module,
+    whichever public name was called (``run_sweep``, or ``sweep``, which adds a frame: a fixed ``stacklevel=2``
+    pointed the ``sweep()`` caller at dcsim/sweep.py until session 52). ``cli_prefix`` is what ``dcsim sweep`` puts
+    before the text on stderr (``"warning: "``, :func:`_plain_sweep_warnings`); from Python the text stands alone."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_code.co_filename == _warn.__code__.co_filename:
+        frame, level = frame.f_back, level + 1
+    w = SweepWarning(text)
+    w.cli_prefix = cli_prefix
+    warnings.warn(w, stacklevel=level)
+
+
 def _plain_sweep_warnings(show: Callable) -> Callable:
-    """A ``warnings.showwarning`` for ``dcsim sweep``: a :class:`SweepWarning` as its text alone on stderr, any other
-    warning as ``show`` (the one it replaces) shows it."""
+    """A ``warnings.showwarning`` for ``dcsim sweep``: a :class:`SweepWarning` as its text alone on stderr, after its
+    ``cli_prefix`` (the cost warning's ``warning: ``), any other warning as ``show`` (the one it replaces) shows it."""
     def showwarning(message, category, *args, **kw):
         if issubclass(category, SweepWarning):
-            sys.stderr.write(f"{message}\n")
+            sys.stderr.write(f"{getattr(message, 'cli_prefix', '')}{message}\n")
         else:
             show(message, category, *args, **kw)
     return showwarning
@@ -1053,8 +1066,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     cost, est_s = _cost_text(spec.name, total, len(todo_h), len(cached), ticks_todo, n_fine, workers,
                              client is not None, ticks_quiet, n_quiet)
     if todo_h and est_s > SWEEP_WARN_S:  # was silent: 10,000 points started, eta 23 h shown after the first
-        warnings.warn(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
-                      "cached and the same command resumes", SweepWarning, stacklevel=2)
+        _warn(f"{cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are cached and the same "
+              "command resumes", cli_prefix="warning: ")
     elif todo_h:
         prep.say(cost)
     own_client = None
@@ -1111,7 +1124,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         rows.append(row)
     caveat = calibration_caveat_line(rows)
     if caveat:  # once for the sweep, as a run prints its caveat once above its figures
-        warnings.warn(caveat, SweepWarning, stacklevel=2)
+        _warn(caveat)
     if out is not None:
         write_table(rows, out)
         rows.figure = write_figure(rows, out)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dcsim
-from dcsim.power.grid import CurtailmentEvent, cap_over, overlaps
+from dcsim.power.grid import CurtailmentEvent, below_contract, cap_over, overlaps
 from dcsim.report.summary import flex_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,15 +186,41 @@ def test_a_notice_spanning_a_tick_start_holds_from_that_tick_on():
     assert [e["t_s"] for e in r.controller_log if e["action"] == "curtailment notice"] == [2400.0]
 
 
+def test_a_request_capping_above_the_contract_inside_a_notice_is_a_notice_tick_in_the_engine():
+    """One rule for a request's tick, a cap below the contract (power.grid.below_contract), read by the engine's
+    Exogenous.request and by notice_over. A 1-MW contract, a request capping the meter at 2 MW at 15-30 min (it
+    lowers nothing) inside the notice window of a 50 % request at 45-60 min (announced at 0): the ticks 0-45 min are
+    notice ticks and the battery pre-charges on each. For part of session 52 notice_over dropped every tick
+    overlapping a request while the engine counted none there: [1, 0, 1, 0], the tick 15-30 min neither notice nor
+    request, the battery idle on it (0 W)."""
+    r = dcsim.run(str(REF), overrides={
+        "controller.tick": "15 min", "duration": "1 h", "economics.price": "60 USD/MWh", "facility.interconnect": "1 MW",
+        "grid": {"curtailment": {"kind": "schedule", "events": [
+            {"start": "15 min", "duration": "15 min", "cap": "2 MW", "notice": "0 s"},
+            {"start": "45 min", "duration": "15 min", "depth": "50%", "notice": "45 min"}]}},
+        "facility.storage": {"energy": "200 kWh", "max_charge": "150 kW", "max_discharge": "150 kW",
+                             "soc_initial": 0.5, "recharge_only_below_price": "10 USD/MWh"}})
+    ts = r.timeseries
+    assert (ts["interconnect_w"] / 1e6).tolist() == pytest.approx([1, 1, 1, 0.5])
+    assert ts["curtailment"].tolist() == [0, 0, 0, 1]
+    assert ts["curtailment_notice"].tolist() == [1, 1, 1, 0]
+    assert np.all(ts["battery_w"][:3] < -1e3)  # charging on every notice tick, the price above its limit
+
+
 def test_notice_over_is_the_announcement_alone_and_overlaps_refuses_an_empty_window():
     from dcsim.power.grid import notice_over
     ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 1200.0)]
     t0 = np.arange(0.0, 9000.0, 900.0)
     # ticks starting in [40 min, 60 min): the one at 45 min
-    assert notice_over(ev, t0, 900.0).tolist() == [False, False, False, True] + [False] * 6
+    assert notice_over(ev, t0, 900.0, 1.0).tolist() == [False, False, False, True] + [False] * 6
     # a request whose notice window reaches back over an earlier request: the earlier request's ticks are its own,
     # not notice ticks (the function once left them for its caller to drop): 0-15 min notice, 15-30 min capped
     two = [CurtailmentEvent(900.0, 1800.0, 0.5, None, 0.0), CurtailmentEvent(2700.0, 3600.0, 0.5, None, 2700.0)]
-    assert notice_over(two, t0, 900.0).tolist() == [True, False, True] + [False] * 7
+    assert notice_over(two, t0, 900.0, 1.0).tolist() == [True, False, True] + [False] * 7
+    # the same, the earlier request capping at 2 W on a 1-W contract: it lowers nothing, so its tick is a notice tick
+    # (below_contract, the engine's rule for a request's tick; for part of session 52 any overlap dropped it)
+    above = [CurtailmentEvent(900.0, 1800.0, 0.0, 2.0, 0.0), two[1]]
+    assert notice_over(above, t0, 900.0, 1.0).tolist() == [True, True, True] + [False] * 7
+    assert below_contract(cap_over(above, t0, 900.0, 1.0), 1.0).tolist() == [False] * 3 + [True] + [False] * 6
     assert overlaps(t0, 900.0, 1000.0, 1000.0).tolist() == [False] * 10
     assert overlaps(np.array([0.0]), 900.0, 500.0, 100.0).tolist() == [False]  # end before start

@@ -60,6 +60,19 @@ def test_every_catalog_server_follows_the_full_load_rule():
         assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node, g.tdp_w), name
 
 
+def test_the_catalog_servers_host_maximum_is_derived_not_written():
+    """gpus.yaml wrote each server's non_gpu_max_w (3142.0 for the DGX H100) beside the rule that derives it: no
+    server gives it now, and the catalog loader (GpuSpec) derives the very figures the literals held."""
+    import yaml
+
+    from dcsim.node.catalog import DATA_DIR, gpu_catalog
+    raw = yaml.safe_load((DATA_DIR / "gpus.yaml").read_text())
+    assert [n for n, g in raw.items() if "non_gpu_max_w" in g.get("server", {})] == []
+    got = {n: g.server.non_gpu_max_w for n, g in gpu_catalog().items()}
+    assert got == {"A100-SXM4-80GB": 2371.0, "A100-SXM4-40GB": 2371.0, "H100-SXM": 3142.0, "H200": 3142.0,
+                   "B200": 4256.0, "MI300X": 2742.0}  # the literals of the catalog until session 52
+
+
 def test_inline_copy_of_a_catalog_gpu_draws_its_wall_power():
     """AUC 2: an H100 given inline without a server block drew 8,404 W at full load against the catalog's 9,300 W
     (the default host maximum was an unsourced 2,300 W). Every catalog GPU given inline with only its server's
@@ -119,6 +132,23 @@ def test_a_profile_without_overlap_p_runs_on_perf_params_default():
     assert _params_from_profile(own)[0].overlap_p == default + 1.5
 
 
+def test_simulate_takes_the_gpu_heat_share_from_its_caller():
+    """dcsim.thermal.dynamics.simulate (public) defaulted gpu_heat_share to 0.0 (feedback off), then to GPU_HEAT_SHARE
+    (0.8): a caller leaving it out got another run without a word. It is a required keyword now: left out, refused."""
+    from dcsim.thermal import dynamics
+    par = inspect.signature(dynamics.simulate).parameters["gpu_heat_share"]
+    assert par.default is inspect.Parameter.empty and par.kind is inspect.Parameter.KEYWORD_ONLY
+    from dcsim.scenario.facility import ThermalDynamicsSpec
+    p = dynamics.thermal_params(ThermalDynamicsSpec(), design_heat_w=10e6, setpoint_c=15.0)
+    st = dynamics.steady_state(p, 8e6)
+    with pytest.raises(TypeError, match="gpu_heat_share"):
+        dynamics.simulate(p, st, np.full(3, 8e6), 10e6, 60.0)
+    with pytest.raises(TypeError):  # keyword only: a sixth positional value is not read as the share
+        dynamics.simulate(p, st, np.full(3, 8e6), 10e6, 60.0, 650.0, 0.8)
+    off = dynamics.simulate(p, st, np.full(3, 8e6), 0.0, 60.0, gpu_heat_share=0.0)
+    assert not off["throttled"].any() and np.all(off["it_heat_w"] == 8e6)  # feedback off: the IT heat as given
+
+
 def test_thermal_and_grid_defaults_have_one_home():
     """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each. The
     fan law and the deferrable threshold/urgency live in the scenario only: the pure model functions take them as
@@ -130,8 +160,7 @@ def test_thermal_and_grid_defaults_have_one_home():
         assert spec.fan_exponent == fs.FAN_EXPONENT and spec.fan_min_speed == fs.FAN_MIN_SPEED
     fan = inspect.signature(cooling.crah_fan_power_w).parameters
     assert fan["exponent"].default is fan["min_speed"].default is inspect.Parameter.empty
-    assert (_default(dynamics.cooling_failure_response, "gpu_heat_share") == _default(dynamics.simulate, "gpu_heat_share")
-            == dynamics.GPU_HEAT_SHARE)  # simulate's was 0.0 (feedback off), a second default
+    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
     dw = grid.DeferrableWorkSpec()
     arr, price = np.full(48, 1e4), np.where(np.arange(48) % 24 < 5, 20.0, 80.0)
     for missing in ("quantile", "urgency_s"):

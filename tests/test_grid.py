@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from dcsim.power.grid import (
-    CurtailmentEvent, cap_over, curtailment_events, curtailment_summary, local_hour_and_month, notice_over, series_at,
+    CurtailmentEvent, below_contract, cap_over, curtailment_events, curtailment_summary, local_hour_and_month,
+    notice_over, series_at,
 )
 from dcsim.scenario.grid import (
     CarbonSeriesSpec, CurtailmentProcessSpec, CurtailmentScheduleSpec, DeferrableWorkSpec, GridSpec, PriceSeriesSpec,
@@ -28,7 +29,7 @@ def test_schedule_caps_and_notice():
     assert np.all(cap[(t >= 36000) & (t < 43200)] == pytest.approx(60e6))
     assert np.all(cap[(t >= 72000) & (t < 75600)] == 50e6)
     assert np.all(cap[(t < 36000) | ((t >= 43200) & (t < 72000)) | (t >= 75600)] == 100e6)
-    n = notice_over(ev, t, 600.0)
+    n = notice_over(ev, t, 600.0, 100e6)
     assert n[(t >= 34200) & (t < 36000)].all() and not n[t == 36000].any()
     assert n[(t >= 68400) & (t < 72000)].all()  # default notice 1 h
     with pytest.raises(ValidationError):
@@ -45,24 +46,24 @@ def test_the_notice_marks_the_ticks_starting_after_the_announcement():
     # 15-min ticks, a request at 1 h for 1 h at 50 %, announced 5 min before (at 55 min, inside the tick 45-60 min)
     ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 300.0)]
     assert (cap_over(ev, t0, 900.0, 1.0) == [1, 1, 1, 1, .5, .5, .5, .5, 1, 1]).all()
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0] * 10
+    assert notice_over(ev, t0, 900.0, 1.0).astype(int).tolist() == [0] * 10
     # announced 20 min before (at 40 min): the tick 45-60 min starts after it, the tick 30-45 min does not
     ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 1200.0)]
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert notice_over(ev, t0, 900.0, 1.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
     # announced on a tick's start (45 min): that tick is the notice's
     ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 900.0)]
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert notice_over(ev, t0, 900.0, 1.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
     # a notice inside a request's first tick: no tick starts in it
     ev = [CurtailmentEvent(3700.0, 7200.0, 0.5, None, 60.0)]
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0] * 10
+    assert notice_over(ev, t0, 900.0, 1.0).astype(int).tolist() == [0] * 10
     # a tick capped by one request (the first ends at 0:50) inside another's notice (announced at 0:45): the
     # request's tick, not a notice tick (notice_over leaves it out itself; until session 52 its caller dropped it)
     ev = [CurtailmentEvent(1800.0, 3000.0, 0.5, None, 0.0), CurtailmentEvent(4500.0, 5400.0, 0.5, None, 1800.0)]
-    request = cap_over(ev, t0, 900.0, 1.0) < 1.0
+    request = below_contract(cap_over(ev, t0, 900.0, 1.0), 1.0)
     assert request.astype(int).tolist() == [0, 0, 1, 1, 0, 1, 0, 0, 0, 0]
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    assert notice_over(ev, t0, 900.0, 1.0).astype(int).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
     # a notice of zero length marks no tick
-    assert not notice_over([CurtailmentEvent(3600.0, 7200.0, 0.5, None, 0.0)], t0, 900.0).any()
+    assert not notice_over([CurtailmentEvent(3600.0, 7200.0, 0.5, None, 0.0)], t0, 900.0, 1.0).any()
 
 
 def test_process_meets_its_budget_in_its_windows_and_is_seeded():

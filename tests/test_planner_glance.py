@@ -177,6 +177,8 @@ def test_sweep_says_the_calibration_caveat_once_and_estimates_without_the_slo_es
         rows = sw.run_sweep(spec, cache_dir=None, progress=False, out=tmp_path)
     said = [str(w.message) for w in caught if w.category is sw.SweepWarning]
     assert len(said) == 1 and said[0].startswith("calibration caveat") and "2 of 2 points" in said[0]
+    # attributed to this file's call, not to dcsim/sweep.py
+    assert [w.filename for w in caught if w.category is sw.SweepWarning] == [__file__]
     assert capsys.readouterr().err == ""  # the library writes nothing itself
     assert all(r["calibration.status"] != "calibrated" and r["error_band_pct.tok_s"] > 0 for r in rows)
     head = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")

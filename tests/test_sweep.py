@@ -506,8 +506,29 @@ def test_a_long_sweep_is_estimated_and_warned_before_it_runs(tmp_path, capsys):
     finally:
         sw.SWEEP_WARN_S = old
     assert seen[0][:2] == (0, 0) and len(seen[0][2]) == 1  # a SweepWarning, before the first progress call
-    assert seen[0][2][0].startswith("warning: sweep: 2 points, 2 to run (0 cached)")
+    assert seen[0][2][0].startswith("sweep: 2 points, 2 to run (0 cached)")  # no "warning: " inside a warning
     assert capsys.readouterr().err == ""  # said through warnings, not written by the library
+
+
+def test_a_sweep_warning_points_at_the_callers_line_from_either_public_name(monkeypatch):
+    """run_sweep's warnings used stacklevel=2, right for run_sweep but not for the public alias dcsim.sweep.sweep(),
+    which adds a frame: from sweep() the warning named dcsim/sweep.py, not the caller's line. Both name this file
+    and the line of the call, and the text carries no "warning: " of its own (the CLI adds it)."""
+    import inspect
+
+    from dcsim import sweep as sw
+
+    monkeypatch.setattr(sw, "SWEEP_WARN_S", 0.1)
+    spec = _spec(parameters={"racks.0.count": {"values": [1]}}, fixed={"duration": "10 min"})
+    for call in (sw.run_sweep, sw.sweep):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = inspect.currentframe().f_lineno + 1
+            call(spec, cache_dir=None, progress=False)
+        said = [w for w in caught if issubclass(w.category, sw.SweepWarning)]
+        assert len(said) == 1, call.__name__
+        assert (said[0].filename, said[0].lineno) == (__file__, line), call.__name__
+        assert str(said[0].message).startswith("sweep: 1 points, 1 to run"), call.__name__
 
 
 def test_a_sweep_prints_nothing_from_python_when_silenced_and_the_cli_says_it_plainly(tmp_path, capsys,

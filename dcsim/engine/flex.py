@@ -58,7 +58,8 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_over, series_at
+from dcsim.power.grid import (CurtailmentEvent, below_contract, curtailment_events, curtailment_summary, notice_over,
+                              series_at)
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
@@ -592,11 +593,11 @@ class FlexChunk:
         self.n = n
         self.cap = ex.interconnect_w.tolist()
         # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
-        self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
+        self.event = below_contract(ex.interconnect_w, fx.contract_w).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
         # announced before the tick starts and not a request's tick (power.grid.notice_over: causal)
-        self.notice = notice_over(fx.events, ex.t_s, fx.dt).tolist() if fx.events else [False] * n
+        self.notice = notice_over(fx.events, ex.t_s, fx.dt, fx.contract_w).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)
@@ -642,7 +643,7 @@ class FlexChunk:
             self.def_served = [0.0] * n
             self.def_late = [0.0] * n
             self.def_backlog = [0.0] * n
-            self.gate = (fx.open_[i0:i0 + n] & ~(ex.interconnect_w < fx.contract_w * (1 - 1e-12))
+            self.gate = (fx.open_[i0:i0 + n] & ~below_contract(ex.interconnect_w, fx.contract_w)
                          & ~np.asarray(self.notice, dtype=bool)).tolist()
         b = fx.batt
         if b is None and fx.th is None:
@@ -652,7 +653,7 @@ class FlexChunk:
         else:
             mb = np.zeros(n, dtype=bool)
             if b is not None:
-                mb |= ex.interconnect_w < fx.contract_w * (1 - 1e-12)
+                mb |= below_contract(ex.interconnect_w, fx.contract_w)
                 mb |= np.asarray(self.notice, dtype=bool)
             if fx.th is not None:
                 mb |= np.asarray(self.risk, dtype=bool) | np.asarray(self.die_risk, dtype=bool)

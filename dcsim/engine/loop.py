@@ -31,7 +31,7 @@ from dcsim.engine.flex import FlexChunk, build_flex, curtailment_caps
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
-from dcsim.power.grid import cap_over
+from dcsim.power.grid import below_contract, cap_over
 from dcsim.serving.slo_estimate import clock_cost_tok_s, clock_holds_rate, critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated, closed_door
 
@@ -116,7 +116,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     cap = cap_over(caps, t, dt, contract)
     if flex is not None and flex.events:
         cap_req = cap_over(flex.events, t, dt, contract)
-        request = cap_req < contract * (1 - 1e-12)
+        request = below_contract(cap_req, contract)  # the one rule (power.grid; notice_over reads it too)
         cap = np.minimum(cap, cap_req)
     else:
         request = np.zeros(t.shape, dtype=bool)

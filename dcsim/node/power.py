@@ -25,7 +25,7 @@ board limit by the throttling law in :mod:`dcsim.node.step`.
 
 Server wall power of a replica: (GPU power + replica share of the host power) / PSU efficiency,
 the host (CPUs, DRAM, NICs, NVSwitch, fans) rising linearly from ``non_gpu_idle_w`` to
-``non_gpu_max_w`` with the GPU load; ``non_gpu_max_w`` is derived in ``dcsim/data/gpus.yaml`` so
+``non_gpu_max_w`` with the GPU load; ``non_gpu_max_w`` is derived (gpus.yaml rule, ``full_load_non_gpu_max_w``) so
 that a fully loaded server draws its datasheet figure (see docs/node.md "Server power").
 """
 

@@ -6,10 +6,9 @@ day) places them on the calendar for month/hour windows and hourly series.
 
 Wiring (phase 2): build the event list and the price/carbon arrays once per run
 (:func:`curtailment_events`, :func:`series_at`); per chunk of ticks take
-:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_over` (the tick starts after a request
-was announced and before it starts; the engine drops the ticks held to a request's cap: storage pre-charges,
-deferrable work is held) and the
-price/carbon of each tick.
+:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`below_contract` (the ticks that cap holds
+below the contract: a request's ticks), :func:`notice_over` (the tick starts after a request was announced and before
+it starts, and is no request's tick: storage pre-charges, deferrable work is held) and the price/carbon of each tick.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ import numpy as np
 
 from dcsim.textio import MAX_TABLE_BYTES, read_text
 
-__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "overlaps", "cap_over", "notice_over",
+__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "overlaps", "cap_over", "below_contract",
+           "notice_over",
            "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
            "curtailment_enabled_scale"]
 
@@ -147,26 +147,37 @@ def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: floa
     return cap
 
 
-def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float):
+def below_contract(cap_w, contract_w: float):
+    """True where a meter cap [W] lies below the contract ``contract_w`` [W] (relative tolerance 1e-12): the one rule
+    for "a tick held to a curtailment". The engine's request ticks (``Exogenous.request``: :func:`cap_over` of the
+    utility's requests below the contract, the grid's ``curtailment`` column), its event ticks (any lowering, faults
+    included: the battery covers the cut) and :func:`notice_over`'s exclusion all read it. A request whose cap is at
+    or above the contract (a 2-MW cap on a 1-MW contract) lowers nothing: its ticks are no request's."""
+    return np.asarray(cap_w, dtype=float) < float(contract_w) * (1 - 1e-12)
+
+
+def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
     """True where a tick [t0, t0 + ``dt_s``) starts inside a request's notice window (start − notice ≤ t0 < start) and
-    is no request's tick (it overlaps no request: :func:`overlaps`, the ticks :func:`cap_over` holds to a request's
-    cap). A controller acts on a notice only at a tick that begins at or after the utility announced it, and a tick a
-    request caps is that request's, never a notice's: what is left are the ticks on which the battery pre-charges and
-    deferrable work is held. A notice shorter than a tick announced inside the tick before the request therefore gives
-    no notice tick: no controller on that tick length could act on it before the request's tick (docs/grid.md).
+    is no request's tick: the requests' cap over it (:func:`cap_over`) is not below the contract ``contract_w``
+    (:func:`below_contract`, the rule the engine's ``Exogenous.request`` reads). A controller acts on a notice only at
+    a tick that begins at or after the utility announced it, and a tick a request holds below the contract is that
+    request's, never a notice's: what is left are the ticks on which the battery pre-charges and deferrable work is
+    held. A notice shorter than a tick announced inside the tick before the request therefore gives no notice tick:
+    no controller on that tick length could act on it before the request's tick (docs/grid.md).
 
     Until 2026-12-05 the notice was read at mid-tick (a 5-min notice with 15-min ticks held no tick's middle), then,
     for part of that day, over any overlap of the tick with the notice window: the battery charged and deferrable work
     was held from the tick's start, up to a tick before the utility announced the request. Until the code review of
     session 52 the request's ticks were left in and dropped by the caller (the engine's ``Exogenous.request``): a
-    tick inside one request's notice window that a still earlier request capped read as a notice tick here."""
+    tick inside one request's notice window that a still earlier request capped read as a notice tick here; then, for
+    part of that session, every tick overlapping a request was left out, a request whose cap lies above the contract
+    included (a second definition of a request's tick beside the engine's): such a tick inside a later request's
+    notice window was neither notice nor request, and the battery did not pre-charge on it."""
     t0 = np.asarray(t0_s, dtype=float)
     announced = np.zeros(t0.shape, dtype=bool)
-    capped = np.zeros(t0.shape, dtype=bool)
     for ev in events:
         announced |= (t0 >= ev.start_s - ev.notice_s) & (t0 < ev.start_s)
-        capped |= overlaps(t0, dt_s, ev.start_s, ev.end_s)
-    return announced & ~capped
+    return announced & ~below_contract(cap_over(events, t0, dt_s, contract_w), contract_w)
 
 
 def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:

@@ -34,8 +34,8 @@ import numpy as np
 from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS
 from dcsim.thermal.cooling import CP_WATER, RHO_WATER
 
-#: share of the IT heat that follows the GPUs' power when they throttle, the one default of simulate and
-#: cooling_failure_response
+#: share of the IT heat that follows the GPUs' power when they throttle: cooling_failure_response's default (simulate
+#: takes it from its caller, no default: its 0.0 (feedback off) once became this silently)
 #: (assumption: in the catalog DGX H100 at full load the GPUs draw 5,600 of its 9,300 W at the wall (0.60 after
 #: the PSUs) and, with the host's load-following part (non_gpu_max_w - non_gpu_idle_w), 0.86; 0.8 lies between)
 GPU_HEAT_SHARE = 0.8
@@ -208,10 +208,12 @@ def thermal_step(p: ThermalParams, state: ThermalState, it_heat_w: float, plant_
 
 # --------------------------------------------------------------------------- a run of ticks
 def simulate(p: ThermalParams, state: ThermalState, it_heat_w, plant_capacity_w, dt_s: float,
-             gpu_power_w=None, gpu_heat_share: float = GPU_HEAT_SHARE) -> dict[str, np.ndarray]:
+             gpu_power_w=None, *, gpu_heat_share: float) -> dict[str, np.ndarray]:
     """Run :func:`thermal_step` over the ticks of `it_heat_w` (requested IT heat, W) and
-    `plant_capacity_w` (W), with the GPUs' feedback when `gpu_heat_share` > 0 (default :data:`GPU_HEAT_SHARE`, as
-    :func:`cooling_failure_response`'s; 0 switches the feedback off: the IT heat is taken as given):
+    `plant_capacity_w` (W), with the GPUs' feedback when `gpu_heat_share` > 0; 0 switches the feedback off: the IT
+    heat is taken as given. `gpu_heat_share` is a required keyword, with no default (:data:`GPU_HEAT_SHARE` is
+    :func:`cooling_failure_response`'s): it defaulted to 0.0 (feedback off), then for part of session 52 to 0.8, a
+    silent change of behaviour for every caller that left it out.
 
     * the GPU part of the IT heat (``gpu_heat_share`` of it at the requested per-GPU power
       `gpu_power_w`) scales with the GPU power actually allowed: min(requested, thermal limit

@@ -61,7 +61,7 @@ for name, batt in (("no battery", None),
         grid, unmet = load, np.maximum(load - cap, 0.0)
     else:
         d = dispatch(battery_params(batt), load, cap, contract, dt, price=price,
-                     precharge=notice_over(events, ts["t_s"], dt))  # the ticks announced and not yet capped
+                     precharge=notice_over(events, ts["t_s"], dt, contract))  # announced, not yet capped
         grid, unmet = d["grid_w"], d["unmet_w"]
     lost = float(np.sum(np.where(j_per_tok > 0, unmet / np.where(j_per_tok > 0, j_per_tok, 1.0), 0.0)) * dt)
     # estimate: the meter energy the cap refuses, at the tick's facility J/token (phase 2: the controller)
