@@ -32,6 +32,7 @@ user wrote (``must be > 0, got -5 kW``).
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 import re
@@ -86,7 +87,10 @@ def plain_number(value: Any) -> Any:
     boolean, a string, a number YAML misread, which :func:`refuse_misread` refuses with its text). Until 2026-12-05
     ``facility.interconnect: np.int64(600000)`` was refused as "got int64" where ``np.float64`` (a float subclass)
     passed, and an error quoted ``np.float64(80.0)``. ``np.timedelta64`` is registered as an integer by numpy but
-    is a duration in its own unit (2 h would read as 2 s): it is left as it is, and refused as no number."""
+    is a duration in its own unit (2 h would read as 2 s): it is left as it is, and refused as no number. A finite
+    :class:`decimal.Decimal` (no ``numbers.Real``) is read as a float like a Fraction (until 2026-12-05 refused as
+    "got Decimal"); a NaN or infinite one is left as it is, so it is refused, not read as a float NaN a field
+    without a finiteness check might take."""
     if is_boolean(value) or hasattr(value, "yaml_text") or type(value) in (int, float):
         return value
     if type(value).__name__ in ("timedelta64", "datetime64"):
@@ -94,6 +98,8 @@ def plain_number(value: Any) -> Any:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, decimal.Decimal) and value.is_finite():  # not a numbers.Real: refused as "got Decimal"
         return float(value)
     return value
 

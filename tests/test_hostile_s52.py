@@ -285,3 +285,90 @@ def test_mixed_zones_are_refused_even_when_bad_rows_are_skipped(tmp_path):
     p = _zoned_trace(tmp_path, ["2023-11-16T18:15:46"] + [f"2023-11-16T18:16:{10 + i}Z" for i in range(50)])
     with pytest.raises(TraceError, match=r"z\.csv:3: .*time zone"):
         read_azure(p, on_bad_row="skip")
+
+
+# ------------------------------------------------------------------ mends of the review's rough edges (s52-mhostile)
+
+def _one_error(e) -> tuple[str, str]:
+    assert len(e.value.errors) == 1, e.value.errors
+    return e.value.errors[0]
+
+
+@pytest.mark.parametrize("claim", [1.3, 2, np.float64(1.3)])
+def test_a_single_number_claim_gets_one_error_naming_the_range_form(claim):
+    """``expect: {pue: 1.3}`` failed both branches of the union: "Input should be a valid tuple" and "... a valid
+    string, got 1.3", neither saying to write bounds."""
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(REF, overrides={"expect": {"pue": claim}})
+    path, reason = _one_error(e)
+    assert path == "expect.pue" and "[lo, hi]" in reason and "valid" not in reason, reason
+
+
+@pytest.mark.parametrize("bounds", ["[nan, 2]", "[1.2, .nan]", "[-.inf, 2]"])
+def test_a_bound_that_is_no_finite_number_is_named_so(capsys, bounds):
+    """``--set 'expect.pue=[nan, 2]'`` said "Input should be a valid string" beside the finite-number error."""
+    code, err = _cli(capsys, "validate", REF, "--set", f"expect.pue={bounds}")
+    assert code == 2 and "expect.pue" in err and "valid string" not in err and "1 error)" in err, err
+    assert ("NaN" in err) if "nan" in bounds else ("finite" in err), err
+
+
+def test_finite_bounds_and_text_claims_still_load():
+    sc = load_scenario(REF, overrides={"expect": {"pue": [1.2, 1.7], "binding.shifts.0.to": "compute"}})
+    assert sc.expect == {"pue": (1.2, 1.7), "binding.shifts.0.to": "compute"}
+
+
+@pytest.mark.parametrize("name", ["reference.yaml", "reference.txt"])
+def test_calibrate_given_a_scenario_says_it_is_no_measurements_csv(tmp_path, capsys, name):
+    """``dcsim calibrate scenarios/reference.yaml`` said "line 2: more cells than the header has columns"."""
+    p = tmp_path / name
+    p.write_text(REF.read_text())
+    code, err = _cli(capsys, "calibrate", p)
+    assert code == 2 and "YAML" in err and "CSV" in err and "gpu_power_w" in err and "more cells" not in err, err
+
+
+def test_calibrate_given_json_says_it_is_no_measurements_csv(tmp_path, capsys):
+    p = tmp_path / "m.csv"
+    p.write_text('{"gpu": "H100-SXM", "n_gpus": 1}\n')
+    code, err = _cli(capsys, "calibrate", p)
+    assert code == 2 and "not a measurements CSV" in err, err
+
+
+@pytest.mark.parametrize("stamps", [("2023-11-16T18+05", "2023-11-16T18:15:47"),
+                                    ("2023-11-16T18:15:47", "2023-11-16 19-08")])
+def test_an_hour_only_zoned_stamp_beside_unzoned_ones_is_refused(tmp_path, capsys, stamps):
+    """numpy reads ``2023-11-16T18+05`` as 13:00 UTC, but the zone check asked for HH:MM and took it for a stamp
+    without a zone: mixed with ``18:15:47`` (read as UTC) it passed, the requests 5 h 15 min apart."""
+    code, err = _cli(capsys, "validate", _trace_scenario(tmp_path, stamps))
+    assert code == 2 and "t.csv:3" in err and "time zone" in err, err
+
+
+def test_hour_only_zoned_stamps_with_zoned_ones_still_read(tmp_path):
+    from dcsim.workload.trace import read_azure
+
+    _trace_scenario(tmp_path, ("2023-11-16T18+05", "2023-11-16T13:00:01Z"))
+    assert read_azure(tmp_path / "t.csv").t.tolist() == pytest.approx([0.0, 1.0])
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_out_folder_that_cannot_be_created_names_out(capsys):
+    """``run --out /proc/x`` said "/proc/.x.lock: No such file or directory", a file the user never named."""
+    code, err = _cli(capsys, "run", REF, "--out", "/proc/dcsim-x", "--set", "duration=60 s")
+    assert code == 2 and "--out" in err and "/proc/dcsim-x" in err and ".lock" not in err, err
+
+
+def test_a_decimal_reads_as_a_plain_number():
+    """``duration: Decimal('1800')`` (Python API) was refused as "got Decimal", where a Fraction was read."""
+    from decimal import Decimal
+
+    sc = load_scenario(REF, overrides={"duration": Decimal("1800"), "racks.0.count": Decimal("2"),
+                                       "expect": {"pue": [Decimal("1.1"), Decimal("1.9")]}})
+    assert sc.duration == 1800.0 and sc.racks[0].count == 2 and sc.expect["pue"] == (1.1, 1.9)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_decimal_that_is_no_finite_number_is_refused(value):
+    from decimal import Decimal
+
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(REF, overrides={"duration": Decimal(value)})
+    assert _one_error(e)[0] == "duration"

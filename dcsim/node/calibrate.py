@@ -52,6 +52,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import shlex
 import sys
 from dataclasses import asdict, replace
@@ -438,6 +439,24 @@ def _csv_text(p: str | Path) -> str:
     return read_text(p, MeasurementError, limit=MAX_CSV_BYTES)
 
 
+#: a first line YAML or JSON begins with (``name: reference``, ``---``, ``{``), never a measurements CSV's header
+_YAML_OR_JSON_START = re.compile(r"^(?:---\s*$|[{]|[A-Za-z_][\w.-]*\s*:(?:\s|$))")
+
+
+def _not_measurements(p: str | Path, text: str) -> str | None:
+    """Why the file ``p`` (its ``text``) is no measurements CSV, when it is a scenario or other YAML or JSON file
+    (its suffix, or its first line that is no ``#`` comment): ``dcsim calibrate scenarios/reference.yaml`` said
+    "line 2: more cells than the header has columns" (the review of 2026-12-05)."""
+    suffix = Path(p).suffix.lower()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if suffix in (".yaml", ".yml", ".json") or (lines and _YAML_OR_JSON_START.match(lines[0])):
+        first = f" (its first line {excerpt(lines[0], 40)})" if lines else ""
+        header = ",".join(("kind", "gpu", "n_gpus", "model", "precision") + _NUMERIC["load"][1:])
+        return (f"this is a scenario/YAML file, not a measurements CSV{first}: give a CSV whose header names the "
+                f"measured columns, e.g. {header} (docs/node.md, 'Your own measurements')")
+    return None
+
+
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None,
               catalog: bool = True) -> list[dict]:
     """All rows of the CSV files (strings), with ``_file`` and ``_line`` added.
@@ -451,7 +470,11 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
     """
     rows = []
     for p in paths:
-        reader = csv.DictReader(io.StringIO(_csv_text(p), newline=""), skipinitialspace=True)
+        text = _csv_text(p)
+        why = _not_measurements(p, text)
+        if why is not None:  # whatever skip_bad says: no row of it is a measurement
+            raise MeasurementError(f"{p}: {why}")
+        reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
         try:
             # names as written in the docs: a space after each comma (" gpu") or "GPU" read as no such column
             header = reader.fieldnames = [c.strip().lower() for c in reader.fieldnames or []]

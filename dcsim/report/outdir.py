@@ -164,8 +164,11 @@ class RunDir:
         self._check_target()
         try:
             self._acquire()
-        except PermissionError as e:
-            raise OutputError(f"{parent}: not writable ({e.strerror})") from None
+        except OutputError:
+            raise
+        except OSError as e:  # /proc passes os.access but takes no new file: "/proc/.x.lock: No such file" (until 2026-12-05)
+            raise OutputError(f"{self.final}: cannot create the output folder, {parent} takes no new files "
+                              f"({e.strerror or e}); choose another --out") from None
         try:
             self._recover()
             self._check_target()  # again, now that we hold the lock

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
-from dcsim.units import excerpt, quantity
+from dcsim.units import UnitError, excerpt, is_boolean, plain_number, quantity, refuse_misread
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.scenario.base import FieldError, Spec
 from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
@@ -270,6 +270,44 @@ class Scenario(Spec):
                 raise ValueError(f"{v.isoformat(timespec='minutes')} plus the run's duration ({dur:g} s) ends after "
                                  f"{last.date().isoformat()}, the last day the calendar holds with a day to spare; "
                                  "choose an earlier start")
+        return v
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _claim_shape(cls, v):
+        """Refuse a claim that is neither bounds nor a text with one reason naming the fix: a number alone
+        (``pue: 1.3``) or a bound that is no number (``[nan, 2]``, ``--set 'expect.pue=[nan, 2]'``) failed both
+        branches of the union, "Input should be a valid tuple" and "... a valid string" (review of 2026-12-05)."""
+        if not isinstance(v, dict):
+            return v
+        for k, want in v.items():
+            want = plain_number(want)
+            if isinstance(want, (int, float)) and not is_boolean(want):
+                raise FieldError(str(k), f"give a range [lo, hi] or a text claim, got the number {excerpt(want)}; "
+                                 f"write the bounds the figure must lie within, {k}: [lo, hi]")
+            if isinstance(want, (list, tuple)):
+                if len(want) != 2:
+                    raise FieldError(str(k), f"give a range [lo, hi] (two numbers), got {len(want)} values "
+                                             f"{excerpt(list(want), 60)}")
+                for i, (side, b) in enumerate(zip(("lower", "upper"), want)):
+                    try:  # a boolean, a base-60 or octal number YAML made: the reason every number field gives
+                        x = plain_number(refuse_misread(b, "a number"))
+                    except UnitError as e:
+                        raise FieldError(f"{k}[{i}]", str(e)) from None
+                    if isinstance(x, str):
+                        try:
+                            x = float(x.strip())
+                        except ValueError:
+                            pass
+                    if not isinstance(x, (int, float)):
+                        raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is not a number: give a "
+                                                 f"range [lo, hi] of two numbers")
+                    if math.isnan(x):
+                        raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is not a number (NaN): give "
+                                                 f"finite bounds [lo, hi]")
+                    if math.isinf(x):
+                        raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is not finite: give finite "
+                                                 f"bounds [lo, hi] (a wide range such as [0, 1e9] for no limit)")
         return v
 
     @field_validator("expect")

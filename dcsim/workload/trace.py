@@ -128,8 +128,10 @@ def _parse_time(raw: str, unit: str) -> float:
     return float(raw) * _TIME_FACTOR[unit]
 
 
-#: the zone at the end of an ISO date-time (after its time of day): ``Z``, ``+05:00``, ``-0800``, ``+05``
-_ZONE = re.compile(r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+#: the zone at the end of an ISO date-time (after its time of day, minutes optional as numpy reads ``T18+05`` as
+#: 13:00 UTC; until 2026-12-05 such a stamp beside zone-less ones passed the mixed-zone check): ``Z``, ``+05:00``,
+#: ``-0800``, ``+05``
+_ZONE = re.compile(r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:\.\d*)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
 class MixedZonesError(ValueError):
