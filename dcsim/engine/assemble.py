@@ -281,7 +281,7 @@ def young_saturated_shares(m: Models, ts: dict, saturated, kv_fill_s) -> list[tu
     times ``kv_fill_s``, ``(ticks, pools)``: :attr:`dcsim.serving.slo_estimate.SloEstimate.saturated_ticks`): ``(its
     name, tick_share of its own requests, the longest fill time there in s)``; none where either is None.
     mixed-fleet (measured 2026-12-05, 0.7 x the fill time of 1,305 s at clock 0.57): the reasoning pool from 14:00 on
-    0 of 20 ticks, 18 of 40, 38 of 60; the day on 862 of 1,440; 02:00-03:00 and 06:00-07:20 none."""
+    0 of 20 ticks, 18 of 40, 38 of 60, 98 of 120; the day on 861 of 1,440; 02:00-03:00 and 06:00-07:20 none."""
     out: list[tuple[str, tuple[int, int, float, float], float]] = []
     if saturated is None or kv_fill_s is None:
         return out

@@ -1546,9 +1546,10 @@ def saturated_window_end_s(cal: Calibration = CALIBRATION) -> float:
 #: their saturation throughput, first preempted at 0.72-0.87 x the fill time (934, 1,140 and 1,089 s on seeds 1-3),
 #: but request fidelity's lane, filling from empty at 14:00 behind its door (its rate rising from 15 k to 72 k tok/s
 #: over the first 16 min), preempted only 7 times in 14:00-14:20 (a spell of 0.92 x the fill time) and read the TPOT
-#: p99 below the estimate's (48.7 against 53.1 ms); 14:00-14:40 read it 21 % above. So the warning starts once the
-#: spell has lasted the whole fill time (1.0 x; 0.7 x, the earliest first preemption, flagged 5 of 14:00-14:20's 20
-#: ticks where the estimate reads high). Measured on that one pool and clock; an assumption elsewhere
+#: p99 below the estimate's (48.7 against 53.1 ms); over 14:00-14:40 the estimate read 21 % below. So the warning
+#: starts once the spell has lasted the whole fill time (1.0 x; 0.7 x, the earliest first preemption, flagged 5 of
+#: 14:00-14:20's 20 ticks where the estimate reads high). Measured on that one pool and clock; an assumption
+#: elsewhere
 PREEMPT_ONSET_FILL = 1.0
 
 #: the reasoning pool's TPOT p99 gap by the length of its saturated spell, ``(minutes of run from 14:00, fluid ms,
@@ -1563,9 +1564,9 @@ def kv_fill_time_s(sv: ReplicaService, classes: list[ClassMoments], k: int, cal:
     :data:`STEADY_FILL` of its steady count: :func:`fill_tokens` decoded at the token time of saturated replicas,
     the table's largest batch ``B`` (the batch they hold, :func:`_simulate_saturated`) over their saturation throughput
     (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). The yardstick of an
-    empty start only: before it a KV-bound replica's cache is not yet full of long contexts and it does not preempt;
-    the request engine's replicas of mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning preset) at
-    clock 0.57, 1,305 s here (fill 25,803 tokens at 50.6 ms), started empty at 1.1x their throughput, first preempted
+    empty start only: until near it a KV-bound replica's cache is not yet full of long contexts and it does not
+    preempt; the request engine's replicas of mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
+    preset) at clock 0.57, 1,305 s here (fill 25,803 tokens at 50.6 ms), started empty at 1.1x their throughput, first preempted
     at 0.72-0.87 x it (seeds 1-3, :data:`PREEMPT_ONSET_FILL`) and then 1.1-1.7 times per completed request. The
     estimate's own saturated point preempts too (from ~350 s), but evicts the latest admitted first (the replica's
     ``_preempt``), so its counted requests, the earliest admitted, are not the ones stalled (docs/slo.md "A saturated
@@ -1612,7 +1613,8 @@ def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], f
     (:func:`ttft_gap_is_minor`)."""
     if share[0] <= 0:
         return None
-    band = ", ".join(f"{_span(mins)}{'' if mins >= 1440 else ' from 14:00'} {100.0 * (fl / rq - 1.0):+.0f} %" for mins, fl, rq in YOUNG_SATURATED_TPOT_P99_MS)
+    band = ", ".join(f"{_span(mins)}{'' if mins >= 1440 else ' from 14:00'} {100.0 * (fl / rq - 1.0):+.0f} %"
+                     for mins, fl, rq in YOUNG_SATURATED_TPOT_P99_MS)
     onset = "" if PREEMPT_ONSET_FILL == 1.0 else f"{PREEMPT_ONSET_FILL:g} x "
     head = (f"a saturated KV-bound pool: pool {kv_pool} (preempting) simulated saturated for longer than {onset}its KV "
             f"fill time ({fill_s:,.0f} s from empty)")
@@ -1621,14 +1623,16 @@ def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], f
              "admitted first, and a preempted answer waits to re-enter and recomputes its context; the estimate's "
              "saturated sample counts the earliest admitted, which are not evicted: its TPOT tail reads short there, "
              f"the more the longer the spell (mixed-fleet's reasoning TPOT p99, fluid against request, runs of {band}; "
-             "TPOT p50 -9 % over the day); confirm with --set fidelity=request (docs/slo.md, Known gaps)", share, f"pool {kv_pool}'s",
-             True, attainment)
+             "TPOT p50 -9 % over the day); confirm with --set fidelity=request (docs/slo.md, Known gaps)", share,
+             f"pool {kv_pool}'s", True, attainment)
     return out[0] if out else None
 
 
 def _span(minutes: int) -> str:
     """A run length for a warning's band: "20 min", "2 h", "the day"."""
-    return "the day from 00:00" if minutes >= 1440 else (f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min")
+    if minutes >= 1440:
+        return "the day from 00:00"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def slo_caveats(report: Mapping) -> list[str]:
