@@ -186,20 +186,45 @@ def test_kv_fill_time_is_the_fill_tokens_at_the_saturated_token_time():
     assert se.saturated_window_end_s(se.Calibration(window_s=100.0)) == pytest.approx(125.0)
 
 
-def test_young_saturated_ticks_need_a_queue_and_a_fill_beyond_the_window():
-    """A tick is concerned where work stands in the pool's queue (its replicas are simulated saturated) and the KV fill
-    time at its clock outlasts the sampled window; not without a queue, nor where the cache fills within the window."""
-    q = np.array([0.0, 5.0, 5.0, 5.0, np.nan])
-    fill = np.array([1300.0, 1300.0, 225.0, 100.0, 1300.0])
-    assert se.young_saturated_ticks(q, fill, 225.0).tolist() == [False, True, False, False, False]
+def test_saturated_spell_is_the_time_its_consecutive_saturated_ticks_had_lasted():
+    """A spell's first tick has lasted 0 s at its start, the next one tick, ...; an unsaturated tick ends it."""
+    sat = np.array([True, True, True, False, True, True])
+    assert se.saturated_spell_s(sat, 60.0).tolist() == [0.0, 60.0, 120.0, 0.0, 0.0, 60.0]
+    assert se.saturated_spell_s(np.zeros(0, bool), 60.0).size == 0
+
+
+def test_young_saturated_ticks_need_a_saturated_spell_as_long_as_the_fill_time():
+    """A tick is flagged once the pool's saturated spell has lasted its KV fill time by the tick's start (request
+    fidelity's replicas preempt from then on); not before, not on an unsaturated tick, nor where no fill time is
+    known. Fill 120 s on 60-s ticks: the spell's third tick on; a new spell starts over."""
+    sat = np.array([True, True, True, True, False, True, True, True])
+    fill = np.full(sat.size, 120.0)
+    assert se.young_saturated_ticks(sat, fill, 60.0).tolist() == [False, False, True, True, False, False, False, True]
+    fill[3] = np.nan
+    assert se.young_saturated_ticks(sat, fill, 60.0).tolist() == [False, False, True, False, False, False, False, True]
+    # a shorter onset flags earlier (the threshold is the measured one, PREEMPT_ONSET_FILL)
+    assert se.young_saturated_ticks(sat, 120.0, 60.0, onset=0.5)[:4].tolist() == [False, True, True, True]
+
+
+def test_the_young_saturated_warning_goes_to_the_notes_where_its_share_is_minor():
+    """A share too small to move the pool's p99 or its SLO attainment is noted, not warned; a large one is warned and
+    quotes the band by spell length."""
+    notes: list[str] = []
+    assert se.young_saturated_caveat("kv", (1, 1440, 0.001, 0.001), 1305.0, 0.9, notes) is None
+    assert len(notes) == 1 and notes[0].startswith(se.SLO_GAP_PREFIX) and "pool kv" in notes[0]
+    assert "not warned" in notes[0]
+    w = se.young_saturated_caveat("kv", (38, 60, 0.63, 0.63), 1305.0, 0.9, notes)
+    assert w is not None and w.startswith(se.SLO_GAP_PREFIX) and "(on 38 of 60 ticks" in w and len(notes) == 1
+    assert se.young_saturated_caveat("kv", (0, 60, 0.0, 0.0), 1305.0, 0.9, notes) is None and len(notes) == 1
 
 
 def test_saturated_kv_bound_replicas_preempt_only_after_their_fill_time():
     """The mechanism the warning rests on, in the request engine's own replicas (mixed-fleet's reasoning pool, 8
     replicas at clock 0.57, started empty, offered 1.1x their saturation throughput, FIFO queue standing): no
-    preemption while the contexts are young — none within the estimate's saturated window (225 s), nor before half
-    the KV fill time (1,305 s; the first came between 900 and 980 s) — and preemptions by recompute once it has
-    passed (measured: 2.4-4.0 per completed request from 1,200 s on). The requests arriving after the fill time then
+    preemption while the contexts are young — none by the close of the estimate's saturated window (a 180-s window
+    closing at 225 s), nor before half the KV fill time (1,305 s; the first came at 0.72-0.87 x it on seeds 1-3) — and
+    preemptions by recompute once it has passed (measured: 1.1-1.7 per completed request on seeds 1-3, counted from
+    the fill time over the 2 x fill-time run's completions). The requests arriving after the fill time then
     read a TPOT p99 well above the estimate's saturated sample (measured 2026-12-05: 52 ms for the sample, 80-240 ms
     for requests arriving from 600 s on; request fidelity 91.4 ms over mixed-fleet 14:00-15:00)."""
     sv, classes, clocks = _reasoning_service()
@@ -221,7 +246,8 @@ def test_saturated_kv_bound_replicas_preempt_only_after_their_fill_time():
     assert pre_at[int(se.saturated_window_end_s())] == 0
     assert pre_at[int(0.5 * fill)] == 0
     late = pool.totals()
-    assert late["preemptions"] - pre_at[int(fill)] > late["completed"] * 0.1
+    # measured 1.1-1.7 preemptions per completed request after the fill time (the SLO review, seeds 1-3)
+    assert late["preemptions"] - pre_at[int(fill)] > late["completed"] * 0.8
     # the estimate's saturated sample (young contexts) against the replicas' requests arriving after the fill time
     from dcsim.serving.replica import FinishedBatch
     fb = FinishedBatch.concat([f for f in fins if len(f)])
@@ -231,16 +257,17 @@ def test_saturated_kv_bound_replicas_preempt_only_after_their_fill_time():
     assert np.nanpercentile(fb.tpot_s[after], 99) > 1.3 * np.nanpercentile(est, 99)
 
 
-def test_a_saturated_kv_bound_pool_is_warned_of_its_young_contexts():
-    """mixed-fleet 14:00-14:20: the reasoning pool (KV-bound, long answers) holds work in its queue on every tick, at
-    clock 0.57, where its KV fill time (1,305 s) outlasts the estimate's 225-s saturated window: the estimate samples
-    no preemption, and over 14:00-15:00 its TPOT p99 read 52.6 ms against request fidelity's 91.4 ms (-42 %). Warned,
-    weighed on that pool's own requests; 02:00 (no queue) is not."""
+def test_a_saturated_kv_bound_pool_is_warned_once_its_spell_outlasts_the_fill_time():
+    """mixed-fleet from 14:00: the reasoning pool (KV-bound, long answers) is simulated saturated on every tick, at
+    clock 0.57, where its KV fill time is 1,305 s. Over 14:00-15:00 the estimate's TPOT p99 read 52.6 ms against
+    request fidelity's 91.4 ms (-42 %): warned on the ticks after the spell has lasted the fill time (38 of 60),
+    weighed on that pool's own requests. Over 14:00-14:20 the spell is shorter than the fill time and the estimate
+    reads above request fidelity (53.1 against 48.7 ms): neither warned nor noted."""
     head = "SLO estimate: a saturated KV-bound pool"
-    sat = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T14:00", "expect": {}}).report
-    warn = [w for w in sat["warnings"] if w.startswith(head)]
+    hour = dcsim.run(SCENARIO, overrides={"duration": "60 min", "start": "2026-07-15T14:00", "expect": {}}).report
+    warn = [w for w in hour["warnings"] if w.startswith(head)]
     assert len(warn) == 1
-    assert "pool b200-reasoning" in warn[0] and "(on 20 of 20 ticks" in warn[0]
-    light = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}}).report
-    assert not [w for w in light["warnings"] + list(light.get("notes") or []) if isinstance(w, str)
+    assert "pool b200-reasoning" in warn[0] and "(on 38 of 60 ticks" in warn[0]
+    short = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T14:00", "expect": {}}).report
+    assert not [w for w in short["warnings"] + list(short.get("notes") or []) if isinstance(w, str)
                 and w.startswith(head)]

@@ -30,8 +30,7 @@ from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats,
                                         long_prompt_caveat, one_pool_gap_ticks, preempting_pool_caveat,
                                         preempting_pool_near_ceiling_ticks, report_block, tail_caveat,
-                                        kv_fill_time_s, run_classes, saturated_window_end_s, service_from_node,
-                                        service_opts, young_saturated_caveat, young_saturated_ticks)
+                                        young_saturated_caveat, young_saturated_ticks)
 from dcsim.tpf import (BINDING_NAMES, MODE_SHED, band_ratio_window, capped_ticks, closed_door, facility_bound_pool,
                        limits_within_band, near_tie_margin, serving_share)
 from dcsim.units import format_quantity
@@ -130,12 +129,18 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     tail["all"] = ests[big].tail_near_ceiling.get("all", 0.0)  # run-wide latency_s is that pool's
     method = (f"{ests[big].method}; one estimate per model pool (racks[].serves); run-wide latency_s is pool "
               f"{m.pools[big].name}'s (most requests), per class in serving.per_class")
-    # each pool's critically loaded ticks, (ticks, pools): the shared-cap gap's share (slo_gap_caveats)
-    crit = np.concatenate([np.asarray(e.critical_ticks if e.critical_ticks is not None
-                                      else np.zeros((np.shape(ts["t_s"])[0], 1), bool), bool) for e in ests], axis=1)
+    n_t = np.shape(ts["t_s"])[0]
+
+    def cols(attr, empty):  # each pool's column of a per-tick record, (ticks, pools)
+        return np.concatenate([np.asarray(getattr(e, attr) if getattr(e, attr) is not None
+                                          else np.full((n_t, 1), empty)) for e in ests], axis=1)
+    # each pool's critically loaded ticks (the shared-cap gap's share, slo_gap_caveats), its saturated ticks and KV
+    # fill times (the saturated KV-bound pool's, young_saturated_shares)
     return SloEstimate(latency_s=ests[big].latency_s, slo_attainment=slo,
                        goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method,
-                       tail_near_ceiling=tail, critical_ticks=crit)
+                       tail_near_ceiling=tail, critical_ticks=cols("critical_ticks", False).astype(bool),
+                       saturated_ticks=cols("saturated_ticks", False).astype(bool),
+                       kv_fill_s=cols("kv_fill_s", np.nan).astype(float))
 
 
 def tick_share(sel: np.ndarray, arrived: np.ndarray, served: np.ndarray) -> tuple[int, int, float, float]:
@@ -150,7 +155,8 @@ def tick_share(sel: np.ndarray, arrived: np.ndarray, served: np.ndarray) -> tupl
 
 
 def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes: list[str] | None = None,
-                    critical: np.ndarray | None = None) -> list[str]:
+                    critical: np.ndarray | None = None, saturated: np.ndarray | None = None,
+                    kv_fill_s: np.ndarray | None = None) -> list[str]:
     """:func:`dcsim.serving.slo_estimate.known_gap_caveats` of a fluid run: its classes as they share replicas (each
     pool's own with several pools), its hold limit and tick, what it shed, whether it ran capped with a queue, and
     whether several pools ran capped on their shared budget; with the share of the run (ticks, and served requests
@@ -159,7 +165,10 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     (:attr:`dcsim.serving.slo_estimate.SloEstimate.critical_ticks`, on the series it read: with deferrable work the
     interactive view, :func:`interactive_view`), with several pools per pool ``(ticks, pools)``
     (:func:`slo_estimate`; one column for one pool): the shared-cap gap is weighed on the pool whose served
-    requests were most on its own such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept."""
+    requests were most on its own such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept.
+    ``saturated``, ``kv_fill_s``: the ticks the estimate simulated each pool saturated and its KV fill times
+    (:attr:`dcsim.serving.slo_estimate.SloEstimate.saturated_ticks`, ``kv_fill_s``, ``(ticks, pools)``), which the
+    saturated KV-bound pool's gap counts its spells on (:func:`young_saturated_shares`); None: not warned."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
@@ -200,8 +209,8 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
             [long_prompt_caveat(x) for x in ins[1:]] + \
             ([preempting_pool_caveat(kv, other, sh, LONG_OUTPUT_GAP_PCT, attainment, gap_notes)
               for kv, other, sh in preempting_pool_shares(m, ts)] if shared_cap else []) + \
-            [young_saturated_caveat(kv, sh, fill, saturated_window_end_s(), attainment, gap_notes)
-             for kv, sh, fill in young_saturated_shares(m, ts)]:
+            [young_saturated_caveat(kv, sh, fill, attainment, gap_notes)
+             for kv, sh, fill in young_saturated_shares(m, ts, saturated, kv_fill_s)]:
         if w is not None and w not in out:
             out.append(w)
     if notes is not None:
@@ -264,39 +273,31 @@ def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[in
     return out
 
 
-def young_saturated_shares(m: Models, ts: dict) -> list[tuple[str, tuple[int, int, float, float], float]]:
+def young_saturated_shares(m: Models, ts: dict, saturated, kv_fill_s) -> list[tuple[str, tuple[int, int, float,
+                                                                                             float], float]]:
     """For each KV-bound pool of long answers (``dcsim.engine.build.long_output``, a group ``kv_bound``), the ticks the
-    SLO estimate simulates its replicas saturated with young contexts
-    (:func:`dcsim.serving.slo_estimate.young_saturated_ticks`: work in its queue, at a clock whose KV fill time,
-    :func:`dcsim.serving.slo_estimate.kv_fill_time_s` of its KV-bound groups, outlasts the saturated window):
-    ``(its name, tick_share of its own requests, the longest fill time there in s)``. mixed-fleet (measured
-    2026-12-05): the reasoning pool 14:00-15:00 on 60 of 60 ticks (fill 1,305 s at clock 0.57 against a 225-s
-    window); 02:00-03:00 and 06:00-07:20 none."""
-    out = []
-    sc = m.scenario
+    SLO estimate simulated its replicas saturated in a spell long enough for request fidelity's to preempt
+    (:func:`dcsim.serving.slo_estimate.young_saturated_ticks` on the estimate's own ``saturated`` ticks and KV fill
+    times ``kv_fill_s``, ``(ticks, pools)``: :attr:`dcsim.serving.slo_estimate.SloEstimate.saturated_ticks`): ``(its
+    name, tick_share of its own requests, the longest fill time there in s)``; none where either is None.
+    mixed-fleet (measured 2026-12-05, 0.7 x the fill time of 1,305 s at clock 0.57): the reasoning pool from 14:00 on
+    0 of 20 ticks, 18 of 40, 38 of 60, 98 of 120; the day on 861 of 1,440; 02:00-03:00 and 06:00-07:20 none."""
+    out: list[tuple[str, tuple[int, int, float, float], float]] = []
+    if saturated is None or kv_fill_s is None:
+        return out
+    sat = np.asarray(saturated, bool).reshape(np.shape(saturated)[0], -1)
+    fill = np.asarray(kv_fill_s, float).reshape(sat.shape)
+    dt = float(m.scenario.controller.tick)
     for p, pool in enumerate(m.pools):
-        kvg = [m.groups[g] for g in pool.groups if m.groups[g].kv_bound]
-        if not (long_output(pool) and kvg):
+        if not (long_output(pool) and any(m.groups[g].kv_bound for g in pool.groups)):
             continue
-        cols = pool_columns(m, ts, p)
-        if "queue_tokens" not in cols:
-            continue
-        q = np.asarray(cols["queue_tokens"], float)
-        if not np.any(q > 0):
-            continue
-        clk = np.asarray(cols.get("controller_clock", cols.get("mean_clock", np.ones(q.shape))), float)
-        lvl = np.rint(np.interp(clk, m.clocks, np.arange(m.clocks.size))).astype(int)
-        classes = run_classes([m.workload.classes[ci] for ci in pool.classes], sc.seed)
-        opts = service_opts(sc)
-        svs = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in kvg]
-        fill_lvl = {int(k): max(kv_fill_time_s(sv, classes, int(k)) for sv in svs) for k in np.unique(lvl[q > 0])}
-        fill = np.array([fill_lvl.get(int(k), 0.0) for k in lvl])
-        sel = young_saturated_ticks(q, fill, saturated_window_end_s())
+        sel = young_saturated_ticks(sat[:, p], fill[:, p], dt)
         if not np.any(sel):
             continue
+        cols = pool_columns(m, ts, p)
         served = np.asarray(cols["achieved_tok_s"], float)
         out.append((pool.name, tick_share(sel, np.asarray(cols.get("arrived_tokens", served), float), served),
-                    float(np.max(fill[sel]))))
+                    float(np.max(fill[sel, p]))))
     return out
 
 
@@ -1059,7 +1060,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         if tail:  # the caveat travels with the number
             warnings.append(tail)
         if goodput is not None:
-            warnings.extend(w for w in slo_gap_caveats(m, view, slo, gap_notes, est.critical_ticks)
+            warnings.extend(w for w in slo_gap_caveats(m, view, slo, gap_notes, est.critical_ticks,
+                                                       est.saturated_ticks, est.kv_fill_s)
                             if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
     # with deferrable work the goodput holds the deferred tokens served by their deadline (added above at fluid

@@ -248,6 +248,20 @@ class SloEstimate:
     #: (``dcsim.engine.assemble.slo_estimate``): each pool's, what the shared-cap gap
     #: :data:`CRITICAL_TTFT_P99_BAND_PCT` is weighed on (None until 2026-12-05). None where not kept
     critical_ticks: np.ndarray | None = field(default=None, repr=False)
+    #: per tick of the run (the whole run's, also where ``ticks`` selected some: unselected ticks False), whether the
+    #: estimate simulated the pool's replicas saturated there (:func:`_simulate_saturated`: held at full load on the
+    #: frontier, served at their saturation throughput with work waiting at the door or a capped controller, or
+    #: critically loaded — the test :func:`estimate_slo` bins by, any of the pool's groups); always
+    #: ``(ticks, pools)``, one column for one pool, as :attr:`critical_ticks`. What the known gap "a saturated
+    #: KV-bound pool" counts its spells on (``dcsim.engine.assemble.young_saturated_shares``). None where not kept
+    saturated_ticks: np.ndarray | None = field(default=None, repr=False)
+    #: per tick of the run, ``(ticks, pools)`` as :attr:`saturated_ticks`: the longest KV fill time (s) of the pool's
+    #: KV-bound groups (``dcsim.engine.build``'s ``kv_bound``) at the tick's clock level (:func:`kv_fill_time_s`);
+    #: NaN for a pool with none. None where not kept
+    kv_fill_s: np.ndarray | None = field(default=None, repr=False)
+    #: :func:`estimate_slo`'s own per-tick record behind :attr:`saturated_ticks`: one row per input group (its
+    #: flows' ticks), True where that group's replicas were simulated saturated with tokens served
+    group_saturated: list = field(default_factory=list, repr=False)
 
     @property
     def estimated(self) -> bool:
@@ -784,6 +798,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     dur = duration_s
     base: dict = {}  # samples at (service, clock level, utilisation bin); the wait only shifts TTFT
     crit_w: dict = {}  # waits of a critically loaded pool (critical_wait_s) per request-rate bin and tick length
+    group_sat: list[np.ndarray] = []  # per input group, the ticks simulated saturated (SloEstimate.group_saturated)
     for g_idx, (flows, sv) in enumerate(groups):
         n = np.maximum(np.asarray(flows.replicas, float), 1e-12)
         r = np.asarray(flows.served_tok_s, float) / n
@@ -802,6 +817,10 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
         g_tok = np.broadcast_to(np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s,
                                            float), r.shape)
+        # per tick, the saturated test below (SloEstimate.saturated_ticks): held at full load, at the saturation
+        # throughput with work waiting, or critically loaded; a tick serving nothing here is no operating point
+        group_sat.append(np.asarray((held_full | ((r >= cap * (1.0 - 1e-9)) & queued)
+                                     | (crit & (g_tok / mean_out > 0))) & (tok > 0), bool))
         if door_w.ndim == 2:
             # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick; a tick whose
             # slices all wait alike (uncapped: the one FIFO wait) stays one row
@@ -899,7 +918,9 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                 d["met"].append(met)
                 d["tok"].append(no)
                 d["near"].append(ttft0 >= w_req if near_pt else np.zeros(ttft.size, bool))
-    return _assemble(out_x, classes, shed_req, dur or 1.0, served_tok_total, scv_arrival, cal)
+    est = _assemble(out_x, classes, shed_req, dur or 1.0, served_tok_total, scv_arrival, cal)
+    est.group_saturated = group_sat
+    return est
 
 
 def _mmpp_times(rng: np.random.Generator, rate: float, mp: Mmpp, horizon_s: float) -> np.ndarray:
@@ -1519,55 +1540,99 @@ def saturated_window_end_s(cal: Calibration = CALIBRATION) -> float:
     return 1.25 * float(cal.window_s)
 
 
+#: the share of the KV fill time (:func:`kv_fill_time_s`) a pool's saturated spell must have lasted by a tick's start
+#: for the tick to be warned of (:func:`young_saturated_ticks`). Measured on mixed-fleet's reasoning pool at clock
+#: 0.57 (fill 1,305 s; the SLO review of 2026-12-05): the request engine's replicas, started empty and offered 1.1x
+#: their saturation throughput, first preempted at 0.72-0.87 x the fill time (934, 1,140 and 1,089 s on seeds 1-3),
+#: but request fidelity's lane, filling from empty at 14:00 behind its door (its rate rising from 15 k to 72 k tok/s
+#: over the first 16 min), preempted only 7 times in 14:00-14:20 (a spell of 0.92 x the fill time) and read the TPOT
+#: p99 below the estimate's (48.7 against 53.1 ms); over 14:00-14:40 the estimate read 21 % below. So the warning
+#: starts once the spell has lasted the whole fill time (1.0 x; 0.7 x, the earliest first preemption, flagged 5 of
+#: 14:00-14:20's 20 ticks where the estimate reads high). Measured on that one pool and clock; an assumption
+#: elsewhere
+PREEMPT_ONSET_FILL = 1.0
+
+#: the reasoning pool's TPOT p99 gap by the length of its saturated spell, ``(minutes of run from 14:00, fluid ms,
+#: request ms)``: mixed-fleet from 14:00 for 20 min, 40 min, 1 h, 2 h, and the whole day from 00:00 (the day's
+#: ``--set fidelity=request`` run; the SLO review of 2026-12-05, docs/slo.md "A saturated KV-bound pool")
+YOUNG_SATURATED_TPOT_P99_MS = ((20, 53.1, 48.7), (40, 52.6, 67.0), (60, 52.6, 91.4), (120, 52.9, 108.3),
+                               (1440, 52.9, 125.8))
+
+
 def kv_fill_time_s(sv: ReplicaService, classes: list[ClassMoments], k: int, cal: Calibration = CALIBRATION) -> float:
     """Time (s) replicas started empty and held saturated at clock level ``k`` take for their running batch to reach
     :data:`STEADY_FILL` of its steady count: :func:`fill_tokens` decoded at the token time of saturated replicas,
     the table's largest batch ``B`` (the batch they hold, :func:`_simulate_saturated`) over their saturation throughput
-    (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). Before it a
-    KV-bound replica's contexts are young and its cache is not full, so it does not preempt; after it, it preempts
-    by recompute. mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
-    preset) at clock 0.57: 1,305 s (fill 25,803 tokens at 50.6 ms); the request engine's replicas there, started empty
-    at 1.1x their throughput, preempted none in their first 900 s and 2.4-4.0 times per completed request from
-    1,200 s on (measured 2026-12-05, docs/slo.md "A saturated KV-bound pool"). Source: the node tables and the
-    classes' length draws; no fitted number."""
+    (``cal.eta x eta x`` the table's largest rate ``R``; Little's law, as :func:`token_time_s`). The yardstick of an
+    empty start only: until near it a KV-bound replica's cache is not yet full of long contexts and it does not
+    preempt; the request engine's replicas of mixed-fleet's reasoning pool (405B-FP8 on 4 B200s, the reasoning
+    preset) at clock 0.57, 1,305 s here (fill 25,803 tokens at 50.6 ms), started empty at 1.1x their throughput, first preempted
+    at 0.72-0.87 x it (seeds 1-3, :data:`PREEMPT_ONSET_FILL`) and then 1.1-1.7 times per completed request. The
+    estimate's own saturated point preempts too (from ~350 s), but evicts the latest admitted first (the replica's
+    ``_preempt``), so its counted requests, the earliest admitted, are not the ones stalled (docs/slo.md "A saturated
+    KV-bound pool"). Source: the node tables and the classes' length draws; no fitted number."""
     sat = float(cal.eta) * float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k]) * float(sv.thr[k, -1])
     if not (sat > 0):
         return math.inf
     return fill_tokens(classes) * float(sv.batch[-1]) / sat
 
 
-def young_saturated_ticks(queue_tok, fill_s, window_end_s: float) -> np.ndarray:
-    """The ticks (bools) a pool's replicas are simulated saturated (work stands in its queue: ``queue_tok`` > 0) at a
-    clock whose KV fill time ``fill_s`` (s, per tick: :func:`kv_fill_time_s`) exceeds the saturated point's counted
-    window (``window_end_s``, :func:`saturated_window_end_s`): the window's requests are served by replicas whose
-    contexts are still young, before the steady KV occupancy at which request fidelity's replicas preempt."""
-    q = np.asarray(queue_tok, float)
-    f = np.broadcast_to(np.asarray(fill_s, float), q.shape)
-    return np.isfinite(q) & (q > 0) & np.isfinite(f) & (f > float(window_end_s))
+def saturated_spell_s(saturated, dt_s: float) -> np.ndarray:
+    """Per tick, how long (s) the spell of consecutive ``saturated`` ticks (bools) it belongs to had lasted at the
+    tick's start (``dt_s`` per tick; the first tick of a spell, and of a run, 0); 0 on a tick not saturated."""
+    sat = np.asarray(saturated, bool)
+    idx = np.arange(sat.size)
+    last = np.maximum.accumulate(np.where(sat, -1, idx)) if sat.size else idx  # the last unsaturated tick
+    return np.where(sat, (idx - last - 1) * float(dt_s), 0.0)
 
 
-def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], fill_s: float, window_end_s: float,
+def young_saturated_ticks(saturated, fill_s, dt_s: float, onset: float = PREEMPT_ONSET_FILL) -> np.ndarray:
+    """The ticks (bools) of a KV-bound pool of long answers whose requests the estimate reads without the stalls of
+    preemption: simulated saturated (``saturated``: :attr:`SloEstimate.saturated_ticks`' column) in a spell that has
+    lasted (:func:`saturated_spell_s`, ``dt_s`` per tick) at least ``onset`` times the KV fill time ``fill_s`` (s, per
+    tick: :func:`kv_fill_time_s`) by the tick's start: request fidelity's replicas, filled from the spell's start,
+    then preempt by recompute and stall the latest admitted — the requests arriving then — while the estimate's
+    saturated point keeps its counted requests, the earliest admitted, from eviction. A shorter spell is not flagged:
+    mixed-fleet 14:00-14:20 read the fluid TPOT p99 above request fidelity's (53.1 against 48.7 ms, 7 preemptions)."""
+    sat = np.asarray(saturated, bool)
+    f = np.broadcast_to(np.asarray(fill_s, float), sat.shape)
+    spell = saturated_spell_s(sat, dt_s)
+    return sat & np.isfinite(f) & (f > 0) & (spell >= float(onset) * np.where(np.isfinite(f), f, 0.0))
+
+
+def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], fill_s: float,
                            attainment: float | None = None, notes: list[str] | None = None) -> str | None:
-    """The warning for a run whose KV-bound pool of long answers ``kv_pool`` was simulated saturated on the ticks
+    """The warning for a run whose KV-bound pool of long answers ``kv_pool`` was simulated saturated in spells longer
+    than :data:`PREEMPT_ONSET_FILL` times its KV fill time ``fill_s`` (s, the longest of the ticks'), on the ticks
     ``share`` says (``(ticks, of ticks, share of its requests that arrived there, served there)``,
-    :func:`young_saturated_ticks`): the estimate's saturated window closes at ``window_end_s`` s, before the KV fill
-    time ``fill_s`` (s, the longest of those ticks'), so it samples no preemption by recompute; request fidelity's
-    replicas preempt there and the stalls (the sequence's wait to re-enter and the recompute of its context) lengthen
-    its TPOT tail. Measured (docs/slo.md, Known gaps): mixed-fleet 14:00-15:00, TPOT p99 -42 % (52.6 against 91.4 ms),
-    TPOT p50 -2 %; longer saturated spells stall more (the request engine's replicas, simulated past the fill time,
-    read TPOT p99 83-220 ms there), so -42 % is the band of one window, not a bound. None (and a note in ``notes``)
-    where the share is too small to move the pool's p99 or attainment (:func:`ttft_gap_is_minor`)."""
+    :func:`young_saturated_ticks`): request fidelity's replicas preempt there by recompute, the latest admitted first,
+    and the stalls (the wait to re-enter and the recompute of the context) lengthen the TPOT tail of the requests
+    arriving in the spell; the estimate's saturated point evicts its later arrivals and counts its earliest admitted,
+    which are not stalled. The band is quoted by spell length (:data:`YOUNG_SATURATED_TPOT_P99_MS`): the longer the
+    spell, the wider. None (and a note in ``notes``) where the share is too small to move the pool's p99 or attainment
+    (:func:`ttft_gap_is_minor`)."""
     if share[0] <= 0:
         return None
-    head = (f"a saturated KV-bound pool: pool {kv_pool} (preempting) simulated saturated with young contexts (its "
-            f"KV cache fills in {fill_s:,.0f} s, after the {window_end_s:,.0f}-s window sampled)")
+    band = ", ".join(f"{_span(mins)}{'' if mins >= 1440 else ' from 14:00'} {100.0 * (fl / rq - 1.0):+.0f} %"
+                     for mins, fl, rq in YOUNG_SATURATED_TPOT_P99_MS)
+    onset = "" if PREEMPT_ONSET_FILL == 1.0 else f"{PREEMPT_ONSET_FILL:g} x "
+    head = (f"a saturated KV-bound pool: pool {kv_pool} (preempting) simulated saturated for longer than {onset}its KV "
+            f"fill time ({fill_s:,.0f} s from empty)")
     out: list[str] = []
-    _put_gap(out, notes, head, "request fidelity's replicas, once their cache is full, preempt by recompute, and a "
-             "preempted answer waits to re-enter and recomputes its context: its TPOT tail reads short there, "
-             "by at least the one window measured (mixed-fleet 14:00-15:00, 60 such ticks: reasoning TPOT p99 -42 %, "
-             "52.6 against 91.4 ms; TPOT p50 -2 %; longer saturated spells stall more, not bounded); confirm with "
-             "--set fidelity=request (docs/slo.md, Known gaps)", share, f"pool {kv_pool}'s", True, attainment)
+    _put_gap(out, notes, head, "request fidelity's replicas, their cache full, preempt by recompute, the latest "
+             "admitted first, and a preempted answer waits to re-enter and recomputes its context; the estimate's "
+             "saturated sample counts the earliest admitted, which are not evicted: its TPOT tail reads short there, "
+             f"the more the longer the spell (mixed-fleet's reasoning TPOT p99, fluid against request, runs of {band}; "
+             "TPOT p50 -9 % over the day); confirm with --set fidelity=request (docs/slo.md, Known gaps)", share,
+             f"pool {kv_pool}'s", True, attainment)
     return out[0] if out else None
+
+
+def _span(minutes: int) -> str:
+    """A run length for a warning's band: "20 min", "2 h", "the day"."""
+    if minutes >= 1440:
+        return "the day from 00:00"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def slo_caveats(report: Mapping) -> list[str]:
@@ -1750,6 +1815,22 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
     if est.estimated:
         est.critical_ticks = np.asarray(walked, bool).reshape(-1, 1)  # (ticks, pools): this one pool's column
+        # the ticks any of the pool's groups (and their frontier vertices) was simulated saturated, on the whole series
+        sat_sel = np.zeros(served.size, bool)
+        for g_sat in est.group_saturated:
+            sat_sel |= np.asarray(g_sat, bool)
+        sat_all = np.zeros(np.asarray(ts["achieved_tok_s"]).size, bool)
+        if ticks is None:
+            sat_all[:] = sat_sel
+        else:
+            sat_all[np.asarray(ticks)] = sat_sel
+        est.saturated_ticks = sat_all.reshape(-1, 1)
+        # the KV fill time of its KV-bound groups at each tick's clock level (the known gap's yardstick), whole series
+        kv_sv = [sv for sv, k in zip(cache, kvb) if k]
+        lvl_all = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
+        fill_lvl = np.array([max(kv_fill_time_s(sv, classes, k, calibration) for sv in kv_sv) if kv_sv else np.nan
+                             for k in range(m.clocks.size)])
+        est.kv_fill_s = fill_lvl[lvl_all].reshape(-1, 1)
     return est
 
 
