@@ -120,7 +120,6 @@ def test_the_binding_label_agrees_with_the_queue_at_request_fidelity(name):
     assert {d.tick for d in bad if d.who == "pool1"} == set(grew.tolist())
 
 
-@pytest.mark.slow
 def test_a_pool_filling_from_empty_holds_nothing_back_at_request_fidelity():
     """mixed-fleet at request fidelity from a cold 06:53 (12 min): the reasoning pool's replicas take ~15 min and
     ~16 M tokens to fill, its arrivals near its full-load rate. The growth of its work in the system is their batches
