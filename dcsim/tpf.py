@@ -439,12 +439,21 @@ def overrun_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, 
     that count without emptying it; tests/binding_check.py found them). Now compute, as the clock costs that pool
     under 2 % (``dcsim.serving.slo_estimate.clock_holds_rate``).
 
-    A CUSUM like the clock's: on a tick whose arrivals reach ``rho_max`` of ``capacity_tok`` (the full-load rate of
-    the replicas that took requests, at the clock they ran, times the tick) the tick's growth of the work in the
-    system (``arrived_tok - served_tok - shed_tok``) is counted; on any other tick the replicas have spare capacity
-    and the count drains by it (``rho_max * capacity_tok - arrived_tok``), so the fill of empty replicas at a run's
-    start, below their capacity, counts nothing. Less, on every tick, the allowance ``(1 - rho_max) * arrived_tok``
-    (the scatter of a tick's arrivals against its service). The label reads it past the same decision threshold
+    Request fidelity's rule only: at fluid fidelity the same work is the backlog the fluid carries to the next tick
+    (``held_tokens``) plus the critical-tick rule (a capped tick served at ``rho_max`` of its ceiling holds work,
+    docs/engine.md "A critically loaded tick holds work"); nothing in the fluid engine calls this.
+
+    A CUSUM, the second beside the clock's (:func:`dcsim.serving.slo_estimate.slowed_running_tok`, with the same
+    allowance and read past the same threshold; the two are kept apart for now, the label reads the larger): on a
+    tick whose arrivals reach ``rho_max`` of ``capacity_tok`` (the full-load rate of the replicas that took requests,
+    at the clock they ran, times the tick) the tick's growth of the work in the system (``arrived_tok - served_tok -
+    shed_tok``) is counted; on any other tick the replicas have spare capacity and the count drains by it
+    (``rho_max * capacity_tok - arrived_tok``). Less, on every tick, the allowance ``(1 - rho_max) * arrived_tok``
+    (the scatter of a tick's arrivals against its service). This function alone cannot tell replicas filling from
+    empty from work held back (``overrun_running_tok(0, 9.9e6, 3e6, 0, 10e6, rho_max=0.98)`` counts 6.70 M tokens):
+    the request lane calls it only once its replicas have filled, from the first tick that served and shed
+    ``rho_max`` of its arrivals (``dcsim.engine.requests``, ``_filled``; mixed-fleet's reasoning pool takes ~15 min
+    and ~16 M tokens to fill from a cold start). The label reads it past the same decision threshold
     as the clock's count (``slowed_running_held_tok``). The request lane keeps it on capped ticks only: with the door
     open (only compute limits) the replicas queue what they cannot serve and the label already reads those queues
     (``dcsim.engine.requests``, ``held_tok``). Units: tokens."""

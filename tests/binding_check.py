@@ -4,22 +4,34 @@ DESIGN.md ("binding constraint"): a limit binds when the work asked for is not s
 that limit*; ``demand`` only when all the work waiting was served. The engine's label
 (:func:`dcsim.tpf.binding_simulated`, per pool ``dcsim.engine.pools``) reads its own internal state (the clock's
 full-load rates, the request lane's running-work count). This helper re-reads the label from what the record shows —
-what arrived, what was served, what was shed, what waits at the door (``held_tokens``), the ceilings C, P, Q and the
-controller's mode — and lists the ticks on which the two disagree, so a physics change that mislabels fails a test
-(tests/test_binding_queue_check.py) instead of shipping a wrong answer a planner would sign.
+what arrived, what was served, what was shed, the ceilings C, P, Q and the controller's mode — and lists the ticks on
+which the two disagree, so a physics change that mislabels fails a test (tests/test_binding_queue_check.py) instead
+of shipping a wrong answer a planner would sign.
 
 The rules (tokens; ``dt`` the tick; one pool's columns, or ``pool<i>_`` ones):
 
-* ``held``: work waits at the door after the tick beyond the label's rounding allowance (``held_tokens`` over
-  ``RTOL`` of the tick's arrivals, ``binding_simulated``'s rtol) or some was shed.
+* ``conserved``: the work in the system after each tick, from the flows alone — the running sum of arrived −
+  served·dt − shed, less the work a flexible-demand window deferred (``deferred_backlog_tokens``) — equals the
+  record's ``queue_tokens`` and, at fluid fidelity, its ``held_tokens`` (where nothing is deferred), within ``RTOL``
+  of the tick's arrivals. A tick where it does not is a disagreement whatever its label: the engine's account of what
+  waits lost or made work, so an engine bug that rewrote a label and its held work together cannot vouch for itself.
+* ``held``: work waits after the tick beyond the label's rounding allowance (over ``RTOL`` of the tick's arrivals,
+  ``binding_simulated``'s rtol) or some was shed. At fluid fidelity the work waiting is the flows' work above (all of
+  the fluid's work in the system waits at the door); at request fidelity the record has no column for the door's
+  queue apart from the running work (``queue_tokens`` is both), so this leg reads the engine's ``held_tokens``, and
+  the independent leg there is ``grew``.
 * ``pressed``: the tick served at least ``RHO_MAX`` (0.98, the critically-loaded margin of
   ``dcsim.serving.slo_estimate``) of the supply ceiling its label would name — the replicas were offered what the
   limit lets them serve, and work waits past the tick in their queue even where the record moves it as a flow
   (docs/engine.md "A critically loaded tick holds work").
-* ``grew``: (request fidelity) the work in the system — the running sum of arrived − served − shed — grew over a
-  run of consecutive closed-door ticks by more than ``1 − RHO_MAX`` of a tick's arrivals (a CUSUM with that
-  allowance, the first tick of a run not counted: its replicas fill from empty), the record's own account of running
-  work held back, without the engine's clock tables.
+* ``grew``: (request fidelity) a per-tick growth test: the work in the system — the running sum of arrived −
+  served − shed, from the flows — grew on the tick by more than ``1 − RHO_MAX`` of its arrivals, on a closed-door
+  tick whose arrivals reach ``RHO_MAX`` of the full-load rate of the replicas at the clock they ran, and its sum over
+  the run of closed-door ticks (each less that allowance, floored at 0, so it drains only by the work shrinking, not
+  by spare capacity as the engine's count does) exceeds the allowance too. Only once the pool has filled: from the
+  first tick that served and shed ``RHO_MAX`` of its arrivals on (before it the replicas fill from empty, which holds
+  nothing back; the engine's ``_filled`` latch, dcsim.engine.requests). The record's own account of running work
+  held back, without the engine's clock tables.
 
 A tick labelled **demand** must be neither held nor (on a closed-door tick) pressed, nor grew. A tick labelled
 **compute**, **power** or **cooling** must be held, pressed or grew; and its name must be the supply that held it:
@@ -119,10 +131,24 @@ def unit_flags(ts: dict, p: str = "", *, request: bool = False, capacity=None, r
     t = np.asarray(ts["t_s"], float)
     dt = float(t[1] - t[0]) if t.size > 1 else 60.0
     arrived = np.asarray(ts[p + "arrived_tokens"], float)
-    held_tok = np.asarray(ts[p + "held_tokens"], float)
     shed = np.asarray(ts.get(p + "shed_tokens", ts["shed_tokens"]), float) if p + "shed_tokens" in ts or not p \
         else np.zeros_like(arrived)
     served = np.asarray(ts[p + "achieved_tok_s"], float)
+    # the work in the system after each tick from the record's own flows (conservation: what arrived, less what was
+    # served and shed), less the work a flexible-demand window deferred to later (kept apart, deferred_backlog_tokens)
+    deferred = np.asarray(ts.get(p + "deferred_backlog_tokens", np.zeros_like(arrived)), float)
+    work = np.cumsum(arrived - served * dt - shed) - deferred
+    tol = RTOL * np.maximum(arrived, 1.0)
+    # the engine's queue (queue_tokens) must be that work; so must its held work (held_tokens) at fluid fidelity, where
+    # no deferred work waits (the label may count deferred work held when it is served at a limit: year-richmond)
+    leaks = np.zeros(t.size, bool)
+    if p + "queue_tokens" in ts:
+        leaks |= np.abs(np.asarray(ts[p + "queue_tokens"], float) - work) > tol
+    held_tok = np.asarray(ts[p + "held_tokens"], float)
+    if not request:
+        leaks |= (deferred <= 0) & (np.abs(held_tok - work) > tol)
+        # what waits, read from the flows: at fluid fidelity all the work in the system waits at the door
+        held_tok = np.maximum(work, 0.0)
     c, pw, q = (np.asarray(ts[p + k], float) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
     mode = np.asarray(ts[p + "mode"] if p + "mode" in ts else ts["mode"], float)
     capped = mode != 0
@@ -142,18 +168,21 @@ def unit_flags(ts: dict, p: str = "", *, request: bool = False, capacity=None, r
         allow = (1.0 - RHO_MAX) * arrived
         # beyond capacity: the tick's arrivals reach RHO_MAX of the full-load rate of the replicas at the clock they
         # ran (growth under it is the replicas filling, which they serve from their spare capacity)
-        full = np.inf if ran_capacity is None else ran_capacity
-        beyond = arrived / dt >= RHO_MAX * full if ran_capacity is not None else np.ones(t.size, bool)
+        beyond = arrived / dt >= RHO_MAX * ran_capacity if ran_capacity is not None else np.ones(t.size, bool)
+        # filled: from the first tick that served and shed RHO_MAX of its arrivals on; before it the replicas fill
+        # from empty (mixed-fleet's reasoning pool from a cold 06:53: ~15 min, ~16 M tokens), which holds nothing back
+        filled = np.maximum.accumulate(served * dt + shed >= RHO_MAX * arrived)
         s = 0.0
         for i in range(t.size):
-            if i == 0 or not capped[i]:
+            if i == 0 or not capped[i] or not filled[i]:
                 s = 0.0
             else:
                 s = max(0.0, s + g[i] - allow[i])
             cusum[i] = s
             grew[i] = s > allow[i] and g[i] > allow[i] and beyond[i]
     return dict(t=t, dt=dt, arrived=arrived, held_tok=held_tok, shed=shed, served=served, c=c, p=pw, q=q,
-                capped=capped, below=below, held=held, pressed=pressed, grew=grew, cusum=cusum, lowest=lowest)
+                capped=capped, below=below, held=held, pressed=pressed, grew=grew, cusum=cusum, lowest=lowest,
+                work=work, leaks=leaks)
 
 
 def check_unit(ts: dict, p: str = "", *, request: bool = False, capacity=None,
@@ -171,6 +200,9 @@ def check_unit(ts: dict, p: str = "", *, request: bool = False, capacity=None,
                f"capped {bool(f['capped'][i])}")
         if request:
             fig += f", growth cusum {f['cusum'][i]:.4g}"
+        if f["leaks"][i]:
+            out.append(Disagreement(who, i, f["t"][i], name, f"the record's queue is not its flows' work "
+                                    f"({f['work'][i]:.6g} tok: arrived - served - shed, summed); " + fig))
         # the critically-loaded rule (docs/engine.md): capped below full clock and served at RHO_MAX of the replicas'
         # full-load rate there; at full clock a tick that served all its work is demand's (mixed two-pool hall of
         # tests/test_hetero.py at 00:05:30: capped at clock 1.0, 99.8 % of its full-load rate, its backlog drained)

@@ -169,6 +169,10 @@ class _Lane:
         #: door's, whose work waits in the replicas' queues that held_tok reads): the label reads it beside slowed_tok
         self.overrun_tok = 0.0
         self._ticked = False  # a tick served: the first one fills the empty replicas, which holds nothing back
+        #: the replicas have filled: a tick served and shed at least RHO_MAX of its arrivals. Until then the growth of
+        #: the work in the system is the empty replicas filling (mixed-fleet's reasoning pool takes ~15 min and
+        #: ~16 M tokens from a cold start), not work held back, and overrun_tok counts nothing
+        self._filled = False
         #: output tokens the binding label counts held back after the tick: the larger of the work waiting for
         #: admission (held_tok) and the running work the clock held back past its decision threshold
         #: (slo_estimate.slowed_running_held_tok); the two overlap (a request held at the door grows the work in the
@@ -547,8 +551,14 @@ class _Lane:
                                                  slowdown, full * dt / self.frac)
             # on a capped tick only (the door closed: the controller's limit admits, a KV-bound pool's replicas take
             # what they cannot serve); with the door open the replicas' own queues hold it, which held_tok reads
+            # only once the replicas have filled (_filled): a pool filling from empty grows its running work by
+            # its batches', whatever its arrivals against capacity (until 2026-12-05, later, only the first tick was
+            # skipped: mixed-fleet from a cold 06:53 read its reasoning pool compute from 06:56 with 0.86-2.06 M
+            # tokens counted held while it filled)
+            self._filled = self._filled or served + fluid_served * dt + shed_tok >= RHO_MAX * float(arrived)
             self.overrun_tok = overrun_running_tok(self.overrun_tok, arrived, served + fluid_served * dt, shed_tok,
-                                                   full * dt / self.frac, rho_max=RHO_MAX) if capped else 0.0
+                                                   full * dt / self.frac,
+                                                   rho_max=RHO_MAX) if capped and self._filled else 0.0
         self._ticked = True
         self.label_held_tok = max(self.held_tok, slowed_running_held_tok(max(self.slowed_tok, self.overrun_tok),
                                                                          float(arrived)))
