@@ -1223,7 +1223,9 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         out["thermal"] = {
             "c_space_j_per_k": p.c_space_j_per_k, "c_loop_j_per_k": p.c_loop_j_per_k, "ua_w_per_k": p.ua_w_per_k,
             "setpoint_c": p.setpoint_c, "t_limit_c": p.t_limit_c, "r_th_k_per_w": p.r_th_k_per_w,
-            "shed_space_c": p.shed_space_c, "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
+            # None: no room limit (liquid's default, THERMAL_KIND_DEFAULTS: its racks shed only when the dies cannot
+            # be held); until 2026-12-05 inf, which the report's finite check refused (InvariantError)
+            "shed_space_c": p.shed_space_c if math.isfinite(p.shed_space_c) else None, "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
             "peak_space_c": float(np.max(ts["t_space_c"])), "peak_loop_c": float(np.max(ts["t_loop_c"])),
             "throttled_s": float(np.count_nonzero(ts["thermal_throttled"]) * dt),
             # of which the dies held the clock in normal operation (code 2, the plant at its setpoint), not the plant
