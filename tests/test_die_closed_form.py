@@ -90,3 +90,14 @@ def test_the_thermal_figures_shade_the_die_hold_by_its_cause(held):
     sig = signature_plot(r)
     texts = [t.get_text() for ax in sig.axes for t in ax.texts]
     assert "die limit (Q)" in texts
+
+
+def test_liquid_hall_without_a_room_limit_reports_none():
+    """``facility.thermal: {kind: liquid}`` has no shed limit on the white space (docs/thermal-dynamics.md: liquid
+    none; its racks shed only when the dies cannot be held): the report's ``shed_space_c`` is None. Until 2026-12-05
+    it was inf and the run ended in InvariantError (non-finite result at thermal.shed_space_c)."""
+    d = _example().full_load("2 min")
+    d["facility"]["thermal"] = {"kind": "liquid"}
+    th = dcsim.run(d).report["thermal"]
+    assert th["shed_space_c"] is None
+    assert th["inlet_allowable_max_c"] is None  # the same "none" for the inlet limit
