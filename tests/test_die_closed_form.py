@@ -120,3 +120,20 @@ def test_liquid_hall_without_a_room_limit_reports_none():
     th = dcsim.run(d).report["thermal"]
     assert th["shed_space_c"] is None
     assert th["inlet_allowable_max_c"] is None  # the same "none" for the inlet limit
+
+
+def test_tpf_carries_the_full_work_q_where_the_dies_set_it():
+    """At 1,400 req/s the dies do not hold the clock, so the moment's Q is the plant's; at full work, where C and P are
+    read, the dies hold it: ``dcsim tpf`` carries that Q too (``cooling_full_work_tok_s``), the rate the hall serves
+    under any demand above it (plan max-demand's answer). Absent where the dies never set Q."""
+    ex = _example()
+    d = ex.full_load("10 min")
+    d["workload"]["arrivals"] = {"kind": "poisson", "rate": "1400 req/s"}
+    m = build_models(load_scenario(d))
+    mo = steady_report(m, crossovers_too=False)["moments"]["peak_demand"]
+    full = ceilings_at(m, np.inf, mo["t_out_c"], mo["t_wb_c"])
+    assert bool(full["die_binds"])
+    assert mo["cooling_full_work_tok_s"] == pytest.approx(float(full["cooling_tok_s"]), rel=1e-12)
+    assert mo["cooling_full_work_tok_s"] < mo["compute_tok_s"] < mo["cooling_tok_s"]  # the plant's Q at this demand
+    free = build_models(load_scenario(ex.full_load("10 min", {"t_limit": 95})))
+    assert "cooling_full_work_tok_s" not in steady_report(free, crossovers_too=False)["moments"]["peak_demand"]
