@@ -53,3 +53,21 @@ def test_max_gpus_next_binding_is_the_die_hold_a_run_shows():
     ts = dcsim.run(d).timeseries
     assert np.all(np.asarray(ts["binding"])[6:] == 3)  # cooling after the first minute's ramp
     assert np.all(np.asarray(ts["thermal_throttled"])[6:] == 2)  # held by the dies (THROTTLE_DIE_HOLD)
+
+
+def test_max_gpus_one_rack_group_bisects_the_die_flip():
+    """The hall's H100 group alone, its dies at 0.11 K/W: 7 racks run flat out, and the dies (not the plant, whose
+    budgets have 134 % and 145 % of headroom there) hold the clock from a continuous crossover between 7 and 8 racks
+    (236.9 GPUs), bisected on the closed form; runs at 7 and 8 racks are compute- and cooling-bound (die-held). The old
+    answer read "next: power with 133.6 % headroom", "power would bind from 131 replicas"."""
+    d = _hall("5 min", "3000 req/s")
+    d["racks"] = d["racks"][:1]
+    d["racks"][0]["gpu_thermal"] = {"r_th_k_per_w": 0.11}
+    r = plan(d, "max-gpus")
+    assert r["next_binding"] == "cooling" and r["cooling_limit"] == "die"
+    gpr = r["gpus_per_rack"]
+    assert r["racks"] * gpr < r["gpus_at_flip"] < (r["racks"] + 1) * gpr
+    for racks, code in ((r["racks"], 1), (r["racks"] + 1, 3)):
+        d["racks"][0]["count"] = racks
+        ts = dcsim.run(d).timeseries
+        assert np.all(np.asarray(ts["binding"])[6:] == code), racks
