@@ -319,6 +319,12 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     i = int(np.argmin(h))
     nxt = "power" if hp[i] <= hq[i] else "cooling"
     r_hi = ceil(hi)[0]
+    die = _die_flip(m0, mom, r_hi, lo, hi, count0, single, evals)
+    if die is not None:  # the dies hold the clock first: the plant's budgets are not what flips the binding
+        i, x = die
+        h = np.full_like(h, np.nan)
+        h[i] = x
+        nxt = "cooling"
     out: dict[str, Any] = {"overrides": {"racks.0.count": lo}, "racks": lo, "gpus": lo * gpus_per_rack,
                            "gpus_per_rack": gpus_per_rack, "ceilings": _ceilings_at_index(r, i),
                            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
@@ -329,13 +335,21 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         g = lo * gpus_per_rack
         # whole replicas in servers (dcsim.metrics.fmt.whole_replicas_from: the rule tpf's crossover uses too)
         flip = whole_replicas_from(g * (1.0 + float(h[i])), g0.node.gpus_per_replica, g0.node.gpus_per_node)
+        if die is not None:  # the headroom above is the plant's budgets'; the dies' limit comes first
+            out.update(cooling_limit="die", die_margin=float(h[i]))
+            if not single:  # found at whole racks of group 0 (_die_flip): no continuous crossover, no replica count
+                flip = None
         out.update(binding="compute", next_binding=nxt, margin=float(h[i]),
                    gpus_at_flip=g * (1.0 + float(h[i])), margin_gpus=g * float(h[i]), at_flip=flip,
-                   margin_replicas=flip["replicas_below"] - lo * reps_per_rack)
+                   margin_replicas=flip["replicas_below"] - lo * reps_per_rack if flip else None)
     else:
         rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
                    note="even one rack at full load exceeds the facility's power or cooling budget")
+        if bool(np.asarray(r.get("die_binds", False)).ravel()[i]) and int(np.asarray(r["binding"]).ravel()[i]) == 3:
+            out.update(binding="cooling", margin=None, note="even at one rack the GPU dies at their limit hold the "
+                       "clock below full speed (facility.thermal): no rack runs flat out",
+                       margin_note="the dies' limit binds, not the facility's budget")
         if rack:  # the rack's own limit: the facility's budgets and headroom are not the cause
             out.update(binding=rack[0], note=rack[1], margin=None,
                        margin_note="the rack's own limit binds (note below), not the facility's budget")
@@ -344,11 +358,48 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     return out
 
 
+def _die_flip(m0, mom, r_hi: dict, lo: int, hi: int, count0: int, single: bool, evals: dict):
+    """Where the GPU dies' limit (not the plant's budgets) ends compute binding as racks are added: ``(i, x)`` with
+    ``i`` the moment where it flips first and ``x`` the fraction of the ``lo`` racks' GPUs more at which it does, or
+    None where the dies do not set the binding at ``hi`` racks. The die ceiling (:func:`dcsim.engine.flex.
+    die_ceiling_tok_s`) is the compute ceiling of the clock level the dies hold, not a budget over the fleet's draw:
+    the headroom of :func:`_headroom` misses it (the docs hall read "power would bind from 68 replicas" and "next:
+    power with 40.2 % headroom" where a run at 7 racks, 56 replicas, is cooling-bound every tick). One rack group:
+    the flip is bisected on the closed form at a continuous ``gpu_scale``; several: it is the whole rack ``hi``
+    (the other groups keep their counts, so no continuous scale reads them)."""
+    die = np.asarray(r_hi.get("die_binds", False)).ravel()
+    code = np.asarray(r_hi["binding"]).ravel()
+    held = (code == 3) & np.broadcast_to(die, code.shape)
+    if not held.any() or lo < 1:
+        return None
+    if not single:
+        i = int(np.flatnonzero(held)[0])
+        return i, hi / lo - 1.0
+    a_lo = np.full(code.size, lo / count0)
+    a_hi = np.full(code.size, hi / count0)
+    for _ in range(40):  # 2^-40 of a rack
+        mid = 0.5 * (a_lo + a_hi)
+        evals["n"] += 1
+        comp = np.asarray(evaluate(m0, mom, demand_tok_s=np.inf, gpu_scale=mid)["binding"]).ravel() == 1
+        a_lo, a_hi = np.where(comp, mid, a_lo), np.where(comp, a_hi, mid)
+    flip = np.where(code == 1, np.inf, a_hi)
+    i = int(np.argmin(flip))
+    evals["n"] += 1
+    r = evaluate(m0, mom, demand_tok_s=np.inf, gpu_scale=a_hi)
+    if not bool(np.asarray(r.get("die_binds", False)).ravel()[i]):
+        return None  # the plant's budget flips first: _headroom reads it
+    return i, float(flip[i]) / (lo / count0) - 1.0
+
+
 def _max_demand(raw, bdir, m0, mom) -> dict:
     if m0.multi_pool:
         return _max_demand_pools(m0, mom)
     scale0 = float(m0.scenario.workload.arrivals.scale)
-    r = evaluate(m0, mom)
+    # the ceilings at full work: C and P do not depend on the demand, but the dies' Q does (die_ceiling_tok_s): read
+    # at the scenario's own demand, where the dies do not hold the clock, it is the plant's, and the scaled demand
+    # is not served (docs hall at 1,400 req/s answered 388,978 tok/s binding compute; the run served 380,996 of it,
+    # cooling 100 %). At full work it is the level the dies hold under any demand above it.
+    r = evaluate(m0, mom, demand_tok_s=np.inf)
     lim = np.minimum(r["compute_tok_s"], np.minimum(r["power_tok_s"], r["cooling_tok_s"]))
     d = np.asarray(mom["demand_tok_s"], dtype=float) * np.ones_like(lim)
     ratio = np.where(d > 0, lim / np.maximum(d, 1e-300), np.inf)
@@ -1512,6 +1563,9 @@ def format_plan(r: dict) -> str:
         hd = r["headroom"]
         lines.append(f"  IT-power headroom over the fleet at full load: power {100 * hd['power']:.1f} %, "
                      f"cooling {100 * hd['cooling']:.1f} %")
+        if r.get("cooling_limit") == "die":
+            lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
+                         f"{100 * r['die_margin']:.1f} % more GPUs, before either budget binds: cooling binds there")
     c = r["ceilings"]
     lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s")
     nb = r.get("next_binding")

@@ -382,7 +382,7 @@ def test_failed_replicas_draw_nothing_at_request_fidelity_as_in_the_fluid_model(
     """A failed replica is out of service: the fluid model takes its power out of the facility (a fraction of the
     replicas in service), and request fidelity now does too (its empty replicas drew idle power, so a power-bound
     hall with failures ran its clocks lower than the fluid model's and served 8.7 % less; measured 2026-12-04,
-    this case: -8.7 % and 30 s over the contract before, -2.8 % and none after)."""
+    this case: -8.7 % and 30 s over the contract before, -2.8 % and none after; -2.51 % on 2026-12-05)."""
     from conftest import small_scenario
     from dcsim.engine.run import run
 

@@ -40,3 +40,32 @@ def test_request_fidelity_loses_the_failures_power_tick_by_tick_as_fluid_does():
     # it read 0 W against the fluid's 756 W on the first tick before (the failure inside it, after its start)
     np.testing.assert_allclose(request, fluid, rtol=0.10, atol=50.0)
     assert float(np.sum(request)) == pytest.approx(float(np.sum(fluid)), rel=0.03)
+
+
+def test_requests_back_at_the_door_keep_their_arrival_order(monkeypatch):
+    """Several replicas failing inside one tick: the requests drained from them go back to the door queue's front
+    once, oldest first, ahead of the ones still waiting (FIFO: those arrived later). Until 2026-12-05 each failure's
+    batch was put at the front in turn, so a later failure's requests came before older ones (the queue read out of
+    arrival order after each of the 4 ticks of this run)."""
+    import dcsim.engine.requests as rq
+
+    unsorted = []
+    serve = rq._Lane._serve_split
+
+    def spy(self, *a, **kw):
+        out = serve(self, *a, **kw)
+        if self._hold:
+            arrivals = np.concatenate([b[0] for b in self._hold])
+            unsorted.append(bool(np.any(np.diff(arrivals) < 0)))
+        return out
+
+    monkeypatch.setattr(rq._Lane, "_serve_split", spy)
+    sc = load_scenario(small_scenario(**{"fidelity": "request", "duration": "20 min", "controller.tick": "5 min",
+                                        "workload.arrivals.rate": "50 req/s"}))
+    m = build_models(sc)
+    m.faults = build_faults([{"kind": "node_failures", "mtbf": "20 min", "repair": "2 min",
+                              "repair_distribution": "fixed"}], m.seeds["faults"],
+                            {g.name: g.limits.replicas for g in m.groups}, float(sc.duration),
+                            interconnect_w=m.facility.interconnect_w)
+    run_models(m)
+    assert unsorted and not any(unsorted)

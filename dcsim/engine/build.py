@@ -120,6 +120,9 @@ class Models:
     pools: list[Pool] = field(default_factory=list)
     #: the context window each request class is held to (tokens, None: none; :func:`context_windows`)
     context_window: list = field(default_factory=list)
+    #: (ThermalParams, DieGroups) of facility.thermal, as :func:`dcsim.engine.flex.die_ceiling_tok_s` reads them (built
+    #: on first use; not an input: dataclasses.replace, as with_interconnect's new plant, starts without it)
+    die_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def stream(self, name: str) -> np.random.SeedSequence:
         """The random stream of component ``name`` (:func:`dcsim.streams.named_stream`): keyed by

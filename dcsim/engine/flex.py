@@ -406,15 +406,15 @@ def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
     levels are read at their full work (the power budget's rate) and the ceiling is the level held there: the rate
     the simulation settles at. ``gpu_scale`` the replica count's multiple (racks scale with it, as
     :func:`dcsim.engine.steady.ceilings_at`). ``None`` for a run without ``facility.thermal`` (no die hold; with it
-    the hold acts whether or not the pre-emptive cap is set, as in the engine). Broadcasts ``demand_tok_s``, ``it_budget_w`` and ``gpu_scale``."""
+    the hold acts whether or not the pre-emptive cap is set, as in the engine). Broadcasts ``demand_tok_s``,
+    ``it_budget_w`` and ``gpu_scale``."""
     th = m.scenario.facility.thermal
     if th is None:
         return None
-    cache = m.__dict__.setdefault("_die_groups", {})  # per Models (with_interconnect builds new ones: new plant)
-    if "th" not in cache:
+    if m.die_cache is None:  # per Models (with_interconnect builds new ones: a new plant)
         p = thermal_params_of(m)
-        cache["th"] = (p, die_groups(m, p))
-    p, groups = cache["th"]
+        m.die_cache = (p, die_groups(m, p))
+    p, groups = m.die_cache
     cv = m.curves
     d, b, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (demand_tok_s, it_budget_w, gpu_scale)))
     shape = d.shape
@@ -615,7 +615,6 @@ class FlexChunk:
         self.frontier = None  # the fleet's efficient frontier, on first use (_cap_at)
         self.lifted = -1      # the last tick whose fit_levels the battery lifted (fits)
         self.die_tab = None   # the die hold's levels of every tick at two works, on first use (_die_table)
-        self.die_hits = [0, 0]  # ticks the die hold read from the table, and by the per-tick reference
         if fx.th is not None:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
@@ -810,12 +809,9 @@ class FlexChunk:
             tab = self.die_tab
             if a == tab["a"][j]:
                 if need == tab["need"][j]:
-                    self.die_hits[0] += 1
                     return tab["k_need"][j], tab["g_need"][j]
                 if need >= tab["sat"][j]:
-                    self.die_hits[0] += 1
                     return tab["k_sat"][j], tab["g_sat"][j]
-        self.die_hits[1] += 1
         return steady_die_level(fx.th_groups, fx.m.curves, fx.th, fx.m.facility.heat_to_reject_w, need, a,
                                 float(ex.overhead_w), fit_levels=lv)
 
@@ -1224,7 +1220,10 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         out["thermal"] = {
             "c_space_j_per_k": p.c_space_j_per_k, "c_loop_j_per_k": p.c_loop_j_per_k, "ua_w_per_k": p.ua_w_per_k,
             "setpoint_c": p.setpoint_c, "t_limit_c": p.t_limit_c, "r_th_k_per_w": p.r_th_k_per_w,
-            "shed_space_c": p.shed_space_c, "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
+            # None: no room limit (liquid's default, THERMAL_KIND_DEFAULTS: its racks shed only when the dies cannot
+            # be held); until 2026-12-05 inf, which the report's finite check refused (InvariantError)
+            "shed_space_c": p.shed_space_c if math.isfinite(p.shed_space_c) else None,
+            "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
             "peak_space_c": float(np.max(ts["t_space_c"])), "peak_loop_c": float(np.max(ts["t_loop_c"])),
             "throttled_s": float(np.count_nonzero(ts["thermal_throttled"]) * dt),
             # of which the dies held the clock in normal operation (code 2, the plant at its setpoint), not the plant

@@ -1163,11 +1163,14 @@ class _Lane:
         avail = available.copy()
         simple = self._share >= 1.0 and self._awake_n is None
         start, i = t0, 0
+        # the tick's requests back at the door, requeued once at its end in arrival order (each _requeue goes to the
+        # queue's front: two failures in one tick requeued apart put the later batch before older requests)
+        waiting = []
         for b in cuts:
             clock = segs[0][1] if tm is None or b <= tm else segs[1][1]
             j = int(np.searchsorted(rt, b, side="left")) if b < t1 else len(rt)
             if j > i and not avail.any():  # every replica down: the part's requests wait at the door
-                self._requeue(list(zip(ra[i:j], rc[i:j], ri[i:j], ro[i:j])))
+                waiting += list(zip(ra[i:j], rc[i:j], ri[i:j], ro[i:j]))
                 i = j
             e, f, c, o = self.pool.serve(b, clock, rt[i:j], ra[i:j], rc[i:j], ri[i:j], ro[i:j],
                                          available=avail if avail.any() else None, headroom_w=headroom)
@@ -1183,13 +1186,13 @@ class _Lane:
                 retry = []
                 for r in np.flatnonzero(newly):
                     retry += self.pool.drain(int(r))
-                if retry:
-                    self._requeue(retry)
-                    self.requeued += len(retry)
+                waiting += retry
+                self.requeued += len(retry)
                 avail = avail & ~newly
                 if simple:
                     avail = avail | back
                 down = now
+        self._requeue(waiting)
         self._down = down
         self._any_down = bool(down.any())
         cat = lambda parts: (np.concatenate([p for p in parts if len(p)]).astype(np.int64)  # noqa: E731

@@ -341,6 +341,14 @@ def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None =
         r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
         if die:  # Q is the dies' (the clock they hold at their limit), not the plant's: dcsim tpf says which
             r["cooling_limit"] = "die"
+        if m.scenario.facility.thermal is not None and per_pool is None:
+            # the dies' Q depends on the demand (die_ceiling_tok_s: at a demand the level they hold serves, that
+            # level's rate; under more work, the level held at full work), where C and P do not: at full work,
+            # where the dies set it, Q beside C and P (the docs hall at 1,400 req/s read the plant's 427,117 tok/s
+            # at its demand and served 380,996 under more)
+            full = ceilings_at(m, np.inf, t_db[i], t_wb[i])
+            if bool(full.get("die_binds", False)):
+                r["cooling_full_work_tok_s"] = float(full["cooling_tok_s"])
         if per_pool is not None:  # several pools: each pool's demand, ceilings, achieved and binding
             r["pools"] = [{"name": pool.name, "demand_tok_s": float(per_pool["demand_tok_s"][p]),
                            "compute_tok_s": float(per_pool["compute_tok_s"][p]),

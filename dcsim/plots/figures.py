@@ -26,6 +26,7 @@ from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, NEAR_TIE, energy_label, fmt_
                                fmt_local_window, fmt_time, headline_band, jpt_band_pct_by_level, out_of_sample_bands,
                                pool_band_fracs,
                                sample_scope)
+from dcsim.engine.flex import THROTTLE_DIE_HOLD, THROTTLE_ENGAGED
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
 __all__ = [
@@ -360,17 +361,23 @@ def _flag_ticks(ts: Mapping[str, np.ndarray], column: str) -> np.ndarray:
     return np.nan_to_num(np.asarray(ts[column], dtype=float)) > 0
 
 
-def _throttle_cause(ts: Mapping[str, np.ndarray]) -> str:
-    """What held the clock on a run's throttled ticks, for a label: "" where only the plant did (the masses heating
-    past the limit: thermal_throttled 1, as every label read before the die hold), ": the die limit in normal
-    operation" where only the dies did (2, the plant at its setpoint), ": the plant, and the die limit in normal
-    operation" where both did."""
+def throttle_ticks(ts: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per tick, whether the plant's throttle held the clock (``thermal_throttled`` THROTTLE_ENGAGED: the masses heating
+    past the limit, the plant short) and whether the dies did in normal operation (THROTTLE_DIE_HOLD, the plant at its
+    setpoint; :mod:`dcsim.engine.flex`); all False without the column (no thermal model)."""
     if "thermal_throttled" not in ts:
-        return ""
+        n = len(ts["t_s"]) if "t_s" in ts else 0
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     code = np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float))
-    if not np.any(code == 2):
-        return ""
-    return ": the plant, and the die limit in normal operation" if np.any(code == 1) else ": the die limit in normal operation"
+    return code == THROTTLE_ENGAGED, code == THROTTLE_DIE_HOLD
+
+
+def _throttle_cause(ts: Mapping[str, np.ndarray]) -> str | None:
+    """What held the clock on a run's throttled ticks (:func:`throttle_ticks`): "plant" (the masses heating past the
+    limit, as every label read before the die hold), "die" (the dies in normal operation, the plant at its setpoint),
+    "both", or None where nothing did."""
+    plant, die = (bool(np.any(x)) for x in throttle_ticks(ts))
+    return ("both" if plant and die else "die" if die else "plant" if plant else None)
 
 
 def _span_edges(t: np.ndarray) -> np.ndarray:
@@ -774,14 +781,15 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             q_th[s_:e_] = ceilings["cooling"][s_:e_]
         # the cause (thermal_throttled 1: the plant short, the masses heating; 2: the dies at their limit in normal
         # operation, the plant at its setpoint) said where the run has the die hold; a plant's throttle reads as before
-        code = np.nan_to_num(np.asarray(ts_th["thermal_throttled"], dtype=float))
-        die_only = bool(np.any(code == 2)) and not np.any(code == 1)
+        cause = _throttle_cause(ts_th)
         ax.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9,
                 label="Q, thermal throttle: the rate at\nthe clock the die limit allows"
-                + ("\n(" + ("the dies in normal operation" if die_only else "the plant short, and the dies in\n"
-                             "normal operation") + ")" if np.any(code == 2) else ""))
+                + {"die": "\n(the dies in normal operation)",
+                   "both": "\n(the plant short, and the dies in\nnormal operation)"}.get(cause, ""))
         s_, e_ = max(throttled, key=lambda r: r[1] - r[0])
-        ax.annotate("die limit (Q)" if bool(np.all(code[s_:e_] == 2)) else "thermal throttle (Q)", (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
+        die_held = bool(np.all(throttle_ticks(ts_th)[1][s_:e_]))  # the longest throttled stretch: the dies' alone
+        ax.annotate("die limit (Q)" if die_held else "thermal throttle (Q)",
+                    (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
                     xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
                     color=CONSTRAINT_COLORS["cooling"], fontweight="bold",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
@@ -801,7 +809,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # until 2026-12-05 one span per day, from the flag's daily mean)
         for column, ymin, ymax, color, label in (
                 ("thermal_throttled", 0.97, 1.0, CONSTRAINT_COLORS["cooling"],
-                 "days the GPUs throttled (thermal" + _throttle_cause(ts_th) + ")"),
+                 "days the GPUs throttled (thermal" + {"die": ": the die limit in normal operation",
+                                                       "both": ": the plant, and the die limit in normal operation"}
+                 .get(_throttle_cause(ts_th), "") + ")"),
                 ("thermal_shed", 0.94, 0.97, "black", "days IT was shed (thermal)")):
             for k, (d0, d1) in enumerate(th_days[column]):
                 ax.axvspan(edges[d0], edges[d1], ymin=ymin, ymax=ymax, color=color, alpha=0.9, linewidth=0,

@@ -17,7 +17,7 @@ from dcsim.metrics.annual import annual_label
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot, span_words
 from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
                                   _styled, cap_label,
-                                  clock_axis, daily_extremes, daily_means, new_figure)
+                                  clock_axis, daily_extremes, daily_means, new_figure, throttle_ticks)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -299,10 +299,10 @@ def thermal_figure(result: Any):
     # colour); the shed hatched, not in a constraint's colour (grey is demand's elsewhere)
     # by cause (dcsim.engine.flex THROTTLE_ENGAGED 1: the masses heating past the limit, the plant short; 2: the dies at
     # their limit in normal operation, the plant at its setpoint), each shaded and named as what it is
-    code = np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float))
-    _shade(ax, x, code == 1, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
-    _shade(ax, x, code == 2, CONSTRAINT_COLORS["cooling"], "die limit holds the clock\n(plant at setpoint; cooling binds)",
-           alpha=0.08)
+    plant, die = throttle_ticks(ts)
+    _shade(ax, x, plant, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
+    _shade(ax, x, die, CONSTRAINT_COLORS["cooling"],
+           "die limit holds the clock\n(plant at setpoint; cooling binds)", alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")
