@@ -1150,24 +1150,77 @@ def test_grid_requests_are_marked_on_the_signature(result):
     assert "utility request (curtailment window)" not in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def test_signature_legend_says_a_binding_by_a_hair():
-    """A constraint the run's notes say binds by a hair (its ceiling within 1 % of compute: more of it buys under
-    1 %) says so in the signature's legend: reference's and mixed-fleet's band read "binds: power" alone, the note
-    only in the summary. Others keep their plain label; a pool's note counts as the facility's."""
-    from dcsim.plots.figures import by_a_hair_kinds
+def _near_tie_ticks(cols: dict, within: float) -> np.ndarray:
+    """The ticks named power-bound with P within ``within`` of C either side and the work waiting reaching C as
+    closely (the rule of docs/report.md, binding), from a run's own columns."""
+    c = np.asarray(cols["compute_tok_s"], dtype=float)
+    return ((np.asarray(cols["binding"]) == 2) & (np.abs(c - np.asarray(cols["power_tok_s"])) <= within * c)
+            & (np.asarray(cols["waiting_tok_s"]) >= c * (1 - within)))
 
-    notes = ["pool 'b200-reasoning': power binds by a hair: on 57 % of the run it is named binding ...",
-             "a larger interconnect would raise PUE at this load: ..."]
-    assert by_a_hair_kinds({"notes": notes}) == {"power"}
-    assert by_a_hair_kinds({"notes": ["cooling binds by a hair: on 12 % of the run ..."]}) == {"cooling"}
-    assert by_a_hair_kinds({}) == set()
-    res = synthetic_result()
-    rep = {**res.report, "notes": ["power binds by a hair: on 14 % of the run ..."]}
-    labels = [t.get_text() for t in signature_plot(SimpleNamespace(report=rep, timeseries=res.timeseries))
-              .axes[0].get_legend().get_texts()]
-    power = [lab for lab in labels if lab.startswith("binds: power")]
-    assert power and all("by a hair (within 1 % of C)" in lab for lab in power)
-    assert not any("by a hair" in lab for lab in labels if not lab.startswith("binds: power"))
+
+def _legend_power(res) -> str:
+    (lab,) = [t.get_text() for t in signature_plot(res).axes[0].get_legend().get_texts()
+              if t.get_text().startswith("binds: power")]
+    return lab
+
+
+def test_signature_legend_states_the_share_bound_by_a_hair_not_the_whole_binding():
+    """grid-flex from 12:00 for 8 h with its 2-h utility request at 17:00: power binds 57.5 % of the run, by a hair
+    (P within 1 % of C) on 32.5 % at 12:10-13:50 and hard in the request (P far under C). report.json's
+    binding.near_tie says so (its share a part of binding.share.power) and the signature's legend states that share;
+    until 2026-12-05 the legend parsed the note and read "binds: power (19%), by a hair (within 1 % of C)" on the
+    whole share of the day."""
+    import dcsim
+    from dcsim.engine.assemble import pool_columns
+    from dcsim.engine.build import build_models
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "grid-flex.yaml"
+    over = {"start": "2026-07-15T12:00", "duration": "8 h", "grid.curtailment.events[0].start": "5 h"}
+    res = dcsim.run(str(path), overrides=over)
+    rep, ts = res.report, res.timeseries
+    (tie,) = rep["binding"]["near_tie"]
+    assert tie["kind"] == "power" and tie["pool"] is None and tie["within_frac"] == 0.01
+    n = ts["binding"].size
+    sel = _near_tie_ticks(pool_columns(build_models(dcsim.load_scenario(path, overrides=over)), ts, 0),
+                          tie["within_frac"])
+    assert tie["share"] == pytest.approx(np.count_nonzero(sel) / n)  # 0.325 measured
+    assert tie["bound_share"] == rep["binding"]["share"]["power"]  # 0.575 measured
+    assert 0.2 < tie["share"] < tie["bound_share"] - 0.1
+    # the rest of power's ticks bind hard: P more than 1 % under C (the request)
+    hard = (ts["binding"] == 2) & ~sel
+    assert np.all(ts["power_tok_s"][hard] < 0.99 * ts["compute_tok_s"][hard])
+    # the note is rendered from the field
+    assert any(nt.startswith(f"power binds by a hair: on {100 * tie['share']:.0f} % of the run") for nt in rep["notes"])
+    lab = _legend_power(res)
+    assert f"binds: power ({100 * tie['bound_share']:.0f}%)" in lab
+    assert f"by a hair on {100 * tie['share']:.0f} % of the run" in lab and "within 1 % of C" in lab
+
+
+def test_signature_legend_names_the_pool_whose_own_c_a_near_tie_is_with():
+    """mixed-fleet 06:00-09:00: its reasoning pool is named power-bound with P within 1 % of its own C (75 k tok/s);
+    the drawn C is the sum over the pools, which the facility's P sits far under on those ticks. report.json's
+    binding.near_tie names the pool and the legend says the tie is with the pool's own C (until 2026-12-05 it read
+    "by a hair (within 1 % of C)", the drawn C)."""
+    import dcsim
+    from dcsim.engine.assemble import pool_columns
+    from dcsim.engine.build import build_models
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    over = {"start": "2026-07-15T06:00", "duration": "3 h"}
+    res = dcsim.run(str(path), overrides=over)
+    rep, ts = res.report, res.timeseries
+    (tie,) = rep["binding"]["near_tie"]
+    assert tie["kind"] == "power" and tie["pool"] == "b200-reasoning"
+    m = build_models(dcsim.load_scenario(path, overrides=over))
+    p = [pl.name for pl in m.pools].index("b200-reasoning")
+    sel = _near_tie_ticks(pool_columns(m, ts, p), tie["within_frac"])
+    assert tie["share"] == pytest.approx(np.count_nonzero(sel) / ts["binding"].size)  # 0.55 measured
+    assert tie["compute_tok_s"] < 0.5 * float(np.median(ts["compute_tok_s"][sel]))  # its own C, not the Σ-pools C
+    # the drawn P is not within 1 % of the drawn C there
+    assert np.any(ts["power_tok_s"][sel] < 0.99 * ts["compute_tok_s"][sel])
+    lab = _legend_power(res)
+    assert f"by a hair in pool b200-reasoning\non {100 * tie['share']:.0f} % of the run" in lab
+    assert "of its own C" in lab
 
 
 def test_signature_draws_the_thermal_throttle_that_binds(result):

@@ -597,7 +597,7 @@ def fewer_gpus_at_peak(m: Models, mom: dict, achieved_all_tok_s: float) -> dict:
             "change": a09 / a1 - 1.0 if a1 > 0 else None}
 
 
-def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
+def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict] | None = None) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -614,7 +614,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
 
     ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
     :func:`tpf_block` with its ``fewer_gpus`` (:func:`fewer_gpus_at_peak`; its ``achieved_tok_s`` is the whole
-    fleet's at the peak-demand moment).
+    fleet's at the peak-demand moment); ``near_tie``: :func:`near_ties` when the caller has it (report.json's
+    ``binding.near_tie``, the "binds by a hair" notes rendered from it).
     """
     notes = []
     ties = near_tie_masks(m, ts)
@@ -646,7 +647,7 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
     for kind, which in (("power", "p"), ("cooling", "q")):
         if binds[kind]:
             notes += rack_limit_notes(m, kind, which)
-    notes += near_tie_notes(m, ts, ties)
+    notes += near_tie_notes(m, ts, ties, near_tie)
     notes += alternation_notes(ts, m.scenario.clock_block(), m.scenario.duration)
     pc = m.scenario.facility.power_chain
     # the note answers "would a larger contract help?": asked where power or cooling binds other than by a hair; a
@@ -693,17 +694,20 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
 NEAR_TIE_MIN_SHARE = 0.05
 
 
-def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None) -> list[str]:
-    """Where power or cooling is named binding but its ceiling sits within :data:`NEAR_TIE` of the compute
-    ceiling, with the work waiting at least that close to C, on most of those ticks, the label is right (it is the
-    lowest) and misleading on its own: more power or cooling would buy under 1 %, and compute is what holds the rest
-    of the work. One note per pool and kind,
-    with the run's figures (the median and largest margin, the share of the run). ``ties``: :func:`near_tie_masks`
-    when the caller has it."""
-    notes = []
+def near_ties(m: Models, ts: dict, ties: list[tuple] | None = None) -> list[dict]:
+    """report.json's ``binding.near_tie``: where power or cooling is named binding but its ceiling sits within
+    :data:`NEAR_TIE` of the compute ceiling, with the work waiting at least that close to C (:func:`near_tie_masks`),
+    on at least :data:`NEAR_TIE_MIN_SHARE` of the run and on most of the ticks that pool is bound by it. One entry per
+    pool and kind: ``kind``; ``pool`` (the pool's name with several pools, its own C the one compared; None with one);
+    ``share`` (fraction of the run's ticks in such a near tie); ``bound_share`` (fraction of the run's ticks on which
+    that pool is bound by ``kind``, near tie or not: ``share`` is a part of it); ``within_frac`` (:data:`NEAR_TIE`);
+    ``margin_median``, ``margin_max`` ((C - X)/C over the near-tie ticks, either side); ``compute_tok_s`` (the pool's
+    median C on them). The one computation of the "binds by a hair" notes (:func:`near_tie_notes` renders them) and of
+    the signature figure's legend (:func:`dcsim.plots.figures.signature`), which until 2026-12-05 parsed the notes'
+    prose and labelled the facility's whole power share "by a hair" (grid-flex: 19 % power, 11 % of it by a hair)."""
+    out = []
     n_ticks = np.asarray(ts["binding"]).size
     for p, c, kinds in (ties if ties is not None else near_tie_masks(m, ts)):
-        pool = m.pools[p]
         for kind, (sel, margin_all) in kinds.items():
             if not sel.any():
                 continue
@@ -712,13 +716,31 @@ def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None) -> list
             share = float(np.count_nonzero(tie)) / n_ticks  # of the run's ticks
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue
-            where = f"pool {pool.name!r}: " if m.multi_pool else ""
-            notes.append(
-                f"{where}{kind} binds by a hair: on {100 * share:.0f} % of the run it is named binding with its "
-                f"ceiling within {100 * NEAR_TIE:g} % of the compute ceiling (median {100 * float(np.median(margin[tie])):.2f} "
-                f"%, at most {100 * float(np.max(margin[tie])):.2f} %): more {kind} would buy under "
-                f"{100 * NEAR_TIE:g} % there; compute ({float(np.median(c[sel][tie])):,.0f} tok/s) holds the rest of "
-                "the work (docs/report.md, binding)")
+            out.append({"kind": kind, "pool": m.pools[p].name if m.multi_pool else None, "share": share,
+                        "bound_share": float(np.count_nonzero(sel)) / n_ticks, "within_frac": float(NEAR_TIE),
+                        "margin_median": float(np.median(margin[tie])), "margin_max": float(np.max(margin[tie])),
+                        "compute_tok_s": float(np.median(c[sel][tie]))})
+    return out
+
+
+def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None,
+                   entries: list[dict] | None = None) -> list[str]:
+    """Where power or cooling is named binding but its ceiling sits within :data:`NEAR_TIE` of the compute
+    ceiling, with the work waiting at least that close to C, on most of those ticks, the label is right (it is the
+    lowest) and misleading on its own: more power or cooling would buy under 1 %, and compute holds the rest
+    of the work. One note per pool and kind, rendered from :func:`near_ties` (report.json's ``binding.near_tie``,
+    ``entries`` when the caller has them), with the run's figures (the median and largest margin, the share of the
+    run). ``ties``: :func:`near_tie_masks` when the caller has it."""
+    notes = []
+    for e in (entries if entries is not None else near_ties(m, ts, ties)):
+        kind, within = e["kind"], 100 * e["within_frac"]
+        where = f"pool {e['pool']!r}: " if e["pool"] is not None else ""
+        notes.append(
+            f"{where}{kind} binds by a hair: on {100 * e['share']:.0f} % of the run it is named binding with its "
+            f"ceiling within {within:g} % of the compute ceiling (median {100 * e['margin_median']:.2f} "
+            f"%, at most {100 * e['margin_max']:.2f} %): more {kind} would buy under "
+            f"{within:g} % there; compute ({e['compute_tok_s']:,.0f} tok/s) holds the rest of "
+            "the work (docs/report.md, binding)")
     return notes
 
 
@@ -1078,6 +1100,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
     bsum = binding_summary(ts, dt)
     bsum["within_band"] = binding_within_band(m, ts)
+    bsum["near_tie"] = near_ties(m, ts)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
     tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom, tpf["achieved_tok_s"])
@@ -1145,7 +1168,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
-        notes=planner_notes(m, ts, mom, tpf) + gap_notes,
+        notes=planner_notes(m, ts, mom, tpf, bsum["near_tie"]) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
         heat_rejection=heat_rejection_kind(sc.facility.cooling),

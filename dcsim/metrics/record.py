@@ -153,6 +153,9 @@ class Binding:
     #: where the binding limit is undetermined within the run's calibration band (None for an in-sample calibrated
     #: run; dcsim.engine.assemble.binding_within_band)
     within_band: dict | None = None
+    #: where power or cooling is named binding within NEAR_TIE of compute's ceiling, per pool and kind
+    #: (dcsim.engine.assemble.near_ties; the run's "binds by a hair" notes are rendered from it)
+    near_tie: list = field(default_factory=list)
 
 
 @dataclass

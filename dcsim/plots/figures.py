@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
-from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, NEAR_TIE, energy_label, fmt_band, fmt_headline_band,
+from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band,
                                fmt_local_window, fmt_time, headline_band, jpt_band_pct_by_level, out_of_sample_bands,
                                pool_band_fracs,
                                sample_scope)
@@ -882,14 +882,14 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     # "binds: compute (80%)" alone, its 1,730 demand-bound hours gone)
     codes = sorted(present | {i for i, nm in enumerate(BINDING_NAMES)
                               if isinstance(shares.get(nm), (int, float)) and shares[nm] > 0})
-    hair = by_a_hair_kinds(report)
+    hair = by_a_hair_labels(report)
     for code in codes:
         nm = BINDING_NAMES[code]
         share = shares.get(nm)
         pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
         txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
-        if nm in hair:  # the run's note: named binding within 1 % of compute, more of it buys under 1 %
-            txt += f",\nby a hair (within {100 * NEAR_TIE:g} % of C)"
+        for line in hair.get(nm, []):  # report binding.near_tie: named within 1 % of C, more of it buys under 1 %
+            txt += f";\n{line}"
         if code not in present:
             txt += "\n(inside days: leads none)"
         handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
@@ -1108,18 +1108,29 @@ def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
         seen.add(kind)
 
 
-def by_a_hair_kinds(report: Mapping[str, Any]) -> set[str]:
-    """The constraints the run's notes say bind "by a hair" (report ``notes``, written by
-    :func:`dcsim.engine.assemble.near_tie_notes`: named binding with the ceiling within :data:`NEAR_TIE` of compute,
-    so more of it buys under 1 %), e.g. ``{"power"}`` for reference and mixed-fleet: their signature's band read
-    "binds: power" alone, and a planner reading the figure alone would buy power that serves under 1 % more."""
-    import re
-
-    out = set()
-    for note in report.get("notes") or []:
-        m = re.match(r"(?:pool '[^']*': )?(power|cooling) binds by a hair\b", str(note))
-        if m:
-            out.add(m.group(1))
+def by_a_hair_labels(report: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{kind: [legend lines]}``: what report.json's ``binding.near_tie`` says binds "by a hair" (written by
+    :func:`dcsim.engine.assemble.near_ties`, the one computation of the run's "binds by a hair" notes: named binding
+    with the ceiling within ``within_frac`` of compute, so more of it buys under that), each line with its share of
+    the run and whose C it is: ``"by a hair on 11 % of the run (within 1 % of C)"`` with one pool, ``"by a hair in
+    pool b200-reasoning on 57 % of the run (within 1 % of its own C, 75.3k tok/s)"`` with several, where the drawn C
+    is the sum over the pools and the facility's P may sit far under it. Until 2026-12-05 the figure parsed the
+    notes' prose and put "by a hair (within 1 % of C)" on the kind's whole share: grid-flex's 19 % power read by a
+    hair where 11 % of the run was (its 17:00-19:00 utility request binds hard, P 9-41 % under C), and mixed-fleet's
+    against the drawn Σ-pools C (302 k tok/s) where the tie is with the reasoning pool's own (75 k)."""
+    out: dict[str, list[str]] = {}
+    for e in (report.get("binding") or {}).get("near_tie") or []:
+        if not isinstance(e, Mapping) or e.get("kind") not in ("power", "cooling"):
+            continue
+        share, within = float(e.get("share") or 0.0), 100 * float(e.get("within_frac") or 0.0)
+        pct = "<1" if 0 < share < 0.005 else f"{100 * share:.0f}"
+        if e.get("pool"):
+            own = (f", {float(e['compute_tok_s']) / 1e3:,.1f}k tok/s"
+                   if isinstance(e.get("compute_tok_s"), (int, float)) else "")
+            line = f"by a hair in pool {e['pool']}\non {pct} % of the run (within {within:g} %\nof its own C{own})"
+        else:
+            line = f"by a hair on {pct} % of the run\n(within {within:g} % of C)"
+        out.setdefault(str(e["kind"]), []).append(line)
     return out
 
 
