@@ -372,3 +372,15 @@ def test_a_decimal_that_is_no_finite_number_is_refused(value):
     with pytest.raises(ScenarioError) as e:
         load_scenario(REF, overrides={"duration": Decimal(value)})
     assert _one_error(e)[0] == "duration"
+
+
+def test_a_claim_bound_beyond_any_float_is_refused_not_crashed():
+    """The fuzz (tests/test_fuzz_scenarios.py) drew a 400-digit integer as an expect bound: math.isnan raised
+    OverflowError inside the validator (a crash, not a field error). It is refused naming the claim."""
+    import yaml as _yaml
+
+    d = _yaml.safe_load(REF.read_text())
+    d["expect"] = {"pue": [1, 10 ** 400]}
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(d)
+    assert "expect.pue" in str(e.value) and "float" in str(e.value)

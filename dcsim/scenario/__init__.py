@@ -302,6 +302,9 @@ class Scenario(Spec):
                     if not isinstance(x, (int, float)):
                         raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is not a number: give a "
                                                  f"range [lo, hi] of two numbers")
+                    if isinstance(x, int) and not -1e308 < x < 1e308:  # a YAML integer past any float (fuzz)
+                        raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is beyond any float: give "
+                                                 f"finite bounds [lo, hi] (a wide range such as [0, 1e9] for no limit)")
                     if math.isnan(x):
                         raise FieldError(str(k), f"the {side} bound {excerpt(b, 40)} is not a number (NaN): give "
                                                  f"finite bounds [lo, hi]")
