@@ -232,8 +232,9 @@ def cmd_tpf(args) -> int:
                    f"{fq(r['it_budget_cooling_w'], 'power')} of the plant's {fq(r['heat_capacity_w'], 'power')})"
               if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
         if r.get("cooling_full_work_tok_s") is not None and r["cooling_full_work_tok_s"] != r["cooling_tok_s"]:
-            out.append(f"  full-work Q = {r['cooling_full_work_tok_s']:10,.0f} tok/s   (under any demand above it "
-                       "the GPU dies at their limit hold the clock; C and P do not depend on the demand)")
+            out.append(f"  full-work Q = {r['cooling_full_work_tok_s']:10,.0f} tok/s   (the rate the run settles "
+                       "at when the work exceeds it: the GPU dies at their limit hold the clock; C and P do not "
+                       "depend on the demand)")
         tie = r.get("near_tie")
         pools = r.get("pools") or []
         out.append(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}"

@@ -409,6 +409,8 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     scale = scale0 * float(ratio[i])
     at = _ceilings_at_index(r, i)
     at["demand_tok_s"] = float(d[i] * ratio[i])
+    if bool(np.broadcast_to(np.asarray(r.get("die_binds", False)), lim.shape).ravel()[i]):
+        at["cooling_limit"] = "die"  # Q is the level the dies hold at full work, not the plant's (printed so)
     vals = {n: at[f"{n}_tok_s"] for n in _NAMES}
     binding = min(vals, key=vals.get)
     nxt, marg = _margin(at, binding)
@@ -1567,7 +1569,8 @@ def format_plan(r: dict) -> str:
             lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
                          f"{100 * r['die_margin']:.1f} % more GPUs, before either budget binds: cooling binds there")
     c = r["ceilings"]
-    lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s")
+    lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s"
+                 + (" (Q: the GPU dies' limit at full work)" if c.get("cooling_limit") == "die" else ""))
     nb = r.get("next_binding")
     lines.append(f"  binding at the answer: {binding_answer_text(r)}"
                  + ((f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else

@@ -34,6 +34,7 @@ def test_max_demand_answer_is_served_where_the_dies_hold_the_clock():
     dies hold under any demand above it: the answer's demand is served."""
     r = plan(_hall("10 min", "1400 req/s"), "max-demand", confirm=True)
     assert r["binding"] == "cooling"
+    assert r["ceilings"]["cooling_limit"] == "die"  # the answer says whose Q it is (final read: it printed none)
     c = r["confirm"]
     assert c["served_share"] >= SERVED_SHARE_MIN
     assert c["binding_share"].get("cooling", 0.0) > 0.5  # the run's binding is the answer's

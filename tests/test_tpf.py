@@ -398,3 +398,19 @@ def test_binding_of_equals_the_stacked_argmin_on_ties_infinities_and_nan():
     for args in itertools.product([1.0, 2.0, np.inf, np.nan], repeat=4):  # 0-d: an np.int8 scalar
         got = tpf.binding_of(*args)
         assert isinstance(got, np.int8) and got == _stacked(*args), args
+
+
+def test_a_near_tie_names_the_ceiling_between_it_and_compute():
+    """reference's peak: Q 223,969 under P 224,256 under C 226,177 (tok/s). Cooling binds by a hair (0.98 % under C),
+    but more cooling buys at most P - Q = 287 tok/s, then power holds the rest; the note said "at most that [2,208]
+    ... compute holds the rest" (final read, 2026-12-05)."""
+    from dcsim.engine.steady import _near_tie
+    from dcsim.metrics.fmt import near_tie_text
+
+    tie = _near_tie(3, 226_177.0, 224_256.0, 223_969.0, 449_000.0)
+    assert tie["kind"] == "cooling" and tie["next"] == "power"
+    assert tie["buy_tok_s"] == pytest.approx(287.0) and tie["gap_tok_s"] == pytest.approx(2_208.0)
+    assert "power holds the rest" in near_tie_text(tie) and "287" in near_tie_text(tie)
+    alone = _near_tie(3, 226_177.0, 240_000.0, 223_969.0, 449_000.0)  # P above C: compute is next, the whole gap
+    assert alone["next"] == "compute" and alone["buy_tok_s"] == pytest.approx(2_208.0)
+    assert "compute holds the rest" in near_tie_text(alone)

@@ -307,12 +307,17 @@ def _symbols(r: dict, m: Models, f_tok: float) -> dict:
 def _near_tie(code: int, c: float, p: float, q: float, d: float) -> dict | None:
     """A moment's (or a pool's) power or cooling binding within the run's near tie of compute
     (:func:`dcsim.tpf.near_tie_margin` with :data:`dcsim.metrics.fmt.NEAR_TIE`, the rule of the run's "by a hair"
-    notes): ``kind``, ``margin`` (C - X)/C and ``gap_tok_s`` C - X, what more of that resource would buy at most
-    before compute holds the rest (tokens/s); None where it is no near tie."""
+    notes): ``kind``, ``margin`` (C - X)/C and ``gap_tok_s`` C - X; ``buy_tok_s`` what more of that resource would buy
+    at most, up to the next ceiling above X (``next``: compute, the other of power and cooling where it sits between X
+    and C, or demand), tokens/s; None where it is no near tie."""
     margin = near_tie_margin(code, c, p, q, d, NEAR_TIE)
     if not math.isfinite(margin):
         return None
-    return {"kind": BINDING_NAMES[code], "margin": float(margin), "gap_tok_s": float(margin * c), "threshold": NEAR_TIE}
+    kind = BINDING_NAMES[code]
+    x, other = (p, ("cooling", q)) if kind == "power" else (q, ("power", p))
+    nxt, lim = min((("compute", c), other, ("demand", d)), key=lambda kv: kv[1])
+    return {"kind": kind, "margin": float(margin), "gap_tok_s": float(margin * c), "threshold": NEAR_TIE,
+            "next": nxt, "buy_tok_s": float(max(lim - x, 0.0))}
 
 
 def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None = None) -> dict:

@@ -649,12 +649,18 @@ def near_tie_text(tie: Mapping[str, Any]) -> str:
     kind, sym = str(tie["kind"]), {"power": "P", "cooling": "Q"}.get(str(tie["kind"]), "?")
     gap, margin = float(tie["gap_tok_s"]), float(tie["margin"])
     thr = float(tie.get("threshold", NEAR_TIE))
+    nxt, buy = str(tie.get("next", "compute")), tie.get("buy_tok_s")
     if gap > 0:
-        said = (f"{sym} is {fmt_gain_tok_s(gap)[1:]} tok/s ({100 * margin:.2g} %) under C: more {kind} would buy at "
-                "most that")
+        said = f"{sym} is {fmt_gain_tok_s(gap)[1:]} tok/s ({100 * margin:.2g} %) under C: more {kind} would buy at most "
+        if nxt == "compute" or not isinstance(buy, (int, float)):
+            said += "that"
+        else:  # the other ceiling (or the demand) sits between: more of this one buys only up to it
+            c_tok_s = gap / margin  # margin = gap / C, > 0 here
+            said += f"{fmt_gain_tok_s(float(buy))[1:]} tok/s ({100 * float(buy) / c_tok_s:.2g} % of C)"
     else:  # at or a little over C: the work is critically loaded at C
         said = f"{sym} is at C ({fmt_gain_tok_s(-gap)[1:]} tok/s over): more {kind} would buy nothing"
-    return (f"by a hair: {said}, within the run's near tie ({100 * thr:g} %); compute holds the rest "
+        nxt = "compute"
+    return (f"by a hair: {said}, within the run's near tie ({100 * thr:g} %); {nxt} holds the rest "
             "(docs/report.md, binding)")
 
 

@@ -302,7 +302,7 @@ def thermal_figure(result: Any):
     plant, die = throttle_ticks(ts)
     _shade(ax, x, plant, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
     _shade(ax, x, die, CONSTRAINT_COLORS["cooling"],
-           "die limit holds the clock\n(plant at setpoint; cooling binds)", alpha=0.08)
+           "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)", alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")

@@ -1617,7 +1617,7 @@ def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], f
                      for mins, fl, rq in YOUNG_SATURATED_TPOT_P99_MS)
     onset = "" if PREEMPT_ONSET_FILL == 1.0 else f"{PREEMPT_ONSET_FILL:g} x "
     head = (f"a saturated KV-bound pool: pool {kv_pool} (preempting) simulated saturated for longer than {onset}its KV "
-            f"fill time ({fill_s:,.0f} s from empty)")
+            f"fill time of {fill_s:,.0f} s from empty")
     out: list[str] = []
     _put_gap(out, notes, head, "request fidelity's replicas, their cache full, preempt by recompute, the latest "
              "admitted first, and a preempted answer waits to re-enter and recomputes its context; the estimate's "

@@ -1,6 +1,6 @@
 """The GPU die limit in the closed form (docs/thermal-dynamics.md, "The die limit in the closed form"): the docs
-example's two rack groups (320 H100s, 128 B200s at the hall's 0.0743 K/W) at full load (1,400 req/s), no cooling
-failure, the plant at its setpoint. The B200 dies would pass 87 degC at full clock, so the run holds the clock one
+example's two rack groups (320 H100s, 128 B200s at the hall's 0.0743 K/W) at full load (1,400 req/s mean, diurnal, beyond its compute
+ceiling through the run's hour), no cooling failure, the plant at its setpoint. The B200 dies would pass 87 degC at full clock, so the run holds the clock one
 level down; the closed form (``dcsim tpf``: dcsim.engine.steady) reads the same ceiling and the same binding.
 
     python docs/examples/die_limit.py
@@ -20,13 +20,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def full_load(duration: str = "1 h", b200_thermal: dict | None = None) -> dict:
-    """The two-group hall of docs/examples/thermal_groups.py with no fault, at 1,400 req/s (beyond its compute
-    ceiling): the raw scenario dict. tests/test_die_closed_form.py runs it too."""
+    """The two-group hall of docs/examples/thermal_groups.py with no fault, at 1,400 req/s mean, diurnal (beyond its
+    compute ceiling through the run's hour): the raw scenario dict. tests/test_die_closed_form.py runs it too."""
     spec = importlib.util.spec_from_file_location("thermal_groups", HERE / "thermal_groups.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     d = mod.two_group_trip(b200_thermal, duration=duration)
     d["faults"] = []
+    d["name"] = "die-limit"  # no trip: not thermal_groups.py's "two-group-trip"
     d["workload"]["arrivals"]["mean_rate"] = "1400 req/s"
     return d
 
