@@ -88,7 +88,7 @@ def test_inline_copy_of_a_catalog_gpu_draws_its_wall_power():
         for c in copies:
             assert float(wall_power(c, 1, c.server.gpus_per_node, c.tdp_w)) == want, (name, c.server)
     h = gpu_catalog()["H100-SXM"]
-    assert 8 * float(wall_power(_inline_copy(h), 1, 8, h.tdp_w)) == __import__("pytest").approx(9300, abs=1)
+    assert 8 * float(wall_power(_inline_copy(h), 1, 8, h.tdp_w)) == pytest.approx(9300, abs=1)
 
 
 def test_default_server_refuses_a_gpu_it_cannot_hold():
@@ -114,7 +114,6 @@ def test_serving_and_node_defaults_have_one_home():
     assert _default(perf.steady_mix, "chunk_tokens") == NodeSpec().max_batched_tokens
     assert _default(perf.tensor_parallel_problem, "gpus_per_node") == ServerSpec().gpus_per_node
     assert _default(ServingMetrics.__init__, "sample_size") == ServingSpec().latency_sample_size
-
 
 
 def test_a_profile_without_overlap_p_runs_on_perf_params_default():
@@ -286,13 +285,13 @@ def test_derived_host_maximum_is_not_recorded_as_given():
     from dcsim.node.catalog import gpu_catalog
     from dcsim.scenario.node import GpuSpec
     h = _inline_copy(gpu_catalog()["H100-SXM"])
-    assert h.server.non_gpu_max_w == __import__("pytest").approx(3142, abs=1)
+    assert h.server.non_gpu_max_w == pytest.approx(3142, abs=1)
     assert "non_gpu_max_w" not in h.server.model_fields_set
     raw = h.model_dump(mode="json", exclude_unset=True)
     raw["tdp_w"] = 600.0
     again = GpuSpec.model_validate(raw)
     fresh = GpuSpec.model_validate({**h.model_dump(exclude={"server"}), "tdp_w": 600.0})
-    assert again.server.non_gpu_max_w == fresh.server.non_gpu_max_w == __import__("pytest").approx(3942, abs=1)
+    assert again.server.non_gpu_max_w == fresh.server.non_gpu_max_w == pytest.approx(3942, abs=1)
 
 
 def test_hold_limit_and_a100_citations_say_what_their_sources_say():

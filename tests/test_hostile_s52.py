@@ -139,11 +139,14 @@ def test_a_malformed_scheduler_address_is_refused_naming_the_flag(capsys, tmp_pa
     assert "--scheduler" in err and "points" not in err, err
 
 
-def test_run_sweep_refuses_a_malformed_scheduler_address_before_any_point(tmp_path):
-    from dcsim.sweep import run_sweep
+def test_run_sweep_refuses_a_malformed_scheduler_address_before_any_point(tmp_path, monkeypatch):
+    from dcsim import sweep as sw
 
+    read = []  # the sweep file is not even read: the address is refused first (it once failed after every point)
+    monkeypatch.setattr(sw, "load_sweep", lambda *a, **k: read.append(a) or pytest.fail("the sweep was read"))
     with pytest.raises(ValueError, match="client"):
-        run_sweep(SWEEP, client="not a url", cache_dir=None, progress=False)
+        sw.run_sweep(SWEEP, client="not a url", cache_dir=None, progress=False)
+    assert read == []
 
 
 def test_well_formed_scheduler_addresses_pass_the_check():
