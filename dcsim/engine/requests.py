@@ -1192,9 +1192,8 @@ class _Lane:
         self._requeue(waiting)
         self._down = down
         self._any_down = bool(down.any())
-        cat = lambda parts: (np.concatenate([p for p in parts if len(p)]).astype(np.int64)  # noqa: E731
-                             if any(len(p) for p in parts) else np.zeros(0, np.int64))
-        return energy, fins, cat(shed_c), cat(shed_o), up_s
+        # one part at least (t1 closes the cuts); empty parts concatenate to nothing, as the two-segment path's
+        return energy, fins, np.concatenate(shed_c).astype(np.int64), np.concatenate(shed_o).astype(np.int64), up_s
 
     def _requeue(self, reqs: list) -> None:
         """Requests (arrival, class, input tokens, output tokens) back to the front of the door queue, oldest first."""
