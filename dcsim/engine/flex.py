@@ -238,8 +238,6 @@ def full_load_die_c(p, heat_w, g: DieGroup):
     (:func:`dcsim.thermal.dynamics.steady_state`: T_s = setpoint + Q/UA) plus r_th x the group's highest per-GPU power
     (full clock, full batch, rack limits applied). The one full-load die test of preflight's
     :func:`die_limit_warnings` and of the run's die_risk ticks (:class:`FlexChunk`)."""
-    from dcsim.thermal.dynamics import steady_state
-
     return steady_state(p, np.asarray(heat_w, dtype=float)).t_space_c + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1]))
 
 

@@ -151,7 +151,7 @@ class _Lane:
         self._ovh_share = pool.overhead_w * self.frac
         self._last_gpu_w = np.zeros(self.pool.n)
         self._down = np.zeros(self.pool.n, dtype=bool)
-        self._mine = None  # which scenario-wide replicas this lane simulates (_fault_edges), on first use
+        self._edges = None  # failure and repair times of this lane's replicas, sorted (_fault_edges), on first use
         self._up_scale = 1.0  # hybrid: the sample's in-service share over its rounded count (<= 1)
         self._any_down = False
         self._all_up = np.ones(self.pool.n, dtype=bool)  # read-only by convention: never modified
@@ -1130,16 +1130,13 @@ class _Lane:
         fx = self.m.faults
         if fx is None or self.frac < 1.0 or not fx.failures:
             return []
-        mine = self._mine
-        if mine is None:
-            mine = self._mine = np.zeros(fx.replicas, dtype=bool)
+        edges = self._edges
+        if edges is None:  # every failure and repair time of this lane's replicas, sorted and unique, once per run
+            mine = np.zeros(fx.replicas, dtype=bool)
             mine[self.global_idx] = True
-        out = set()
-        for rep, f0, f1 in fx.failures:
-            on = mine[rep]
-            for t in (f0[on], f1[on]):
-                out.update(float(x) for x in t[(t > t0) & (t < t1)])
-        return sorted(out)
+            edges = self._edges = np.unique(np.concatenate(
+                [t[mine[rep]] for rep, f0, f1 in fx.failures for t in (f0, f1)]).astype(float))
+        return edges[np.searchsorted(edges, t0, side="right"):np.searchsorted(edges, t1, side="left")].tolist()
 
     def _serve_split(self, t0, t1, segs, edges, available, rt, ra, rc, ri, ro, headroom):
         """Serve the tick in parts cut at the failures and repairs inside it (``edges``) and the clock segments'
@@ -1195,9 +1192,8 @@ class _Lane:
         self._requeue(waiting)
         self._down = down
         self._any_down = bool(down.any())
-        cat = lambda parts: (np.concatenate([p for p in parts if len(p)]).astype(np.int64)  # noqa: E731
-                             if any(len(p) for p in parts) else np.zeros(0, np.int64))
-        return energy, fins, cat(shed_c), cat(shed_o), up_s
+        # one part at least (t1 closes the cuts); empty parts concatenate to nothing, as the two-segment path's
+        return energy, fins, np.concatenate(shed_c).astype(np.int64), np.concatenate(shed_o).astype(np.int64), up_s
 
     def _requeue(self, reqs: list) -> None:
         """Requests (arrival, class, input tokens, output tokens) back to the front of the door queue, oldest first."""

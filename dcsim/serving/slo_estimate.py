@@ -997,6 +997,11 @@ def _simulate_saturated(sv: ReplicaService, classes: list[ClassMoments], k: int,
                          burst=int(n * sv.batch[-1]), from_admission=True)
 
 
+#: an operating point's warm-up before its counted window, in windows (:func:`_serve_window`; the saturated point's
+#: window closes after it, :func:`saturated_window_end_s`): a modelling choice, discarded from the counts
+WARM_WINDOWS = 0.25
+
+
 def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], clock: float, lam_req_s: float,
                   scv: "float | Mmpp", window: float, tick_s: float, drain_windows: float, burst: int = 0,
                   from_admission: bool = False, warm_s: float = 0.0,
@@ -1012,7 +1017,7 @@ def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], c
 
     ``warm_s``, ``drain_s``: a longer warm-up and drain (s) where the quarter window and ``drain_windows`` are short
     of them (:func:`point_horizons_s`: long answers)."""
-    warm = max(0.25 * window, float(warm_s))
+    warm = max(WARM_WINDOWS * window, float(warm_s))
     ticks = int(math.ceil((warm + window) / tick_s))
     t_end = ticks * tick_s
     ta = _arrival_times(rng, lam_req_s, scv, t_end)
@@ -1536,8 +1541,8 @@ def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int,
 
 def saturated_window_end_s(cal: Calibration = CALIBRATION) -> float:
     """Simulated time (s) at which a saturated operating point's counted window closes (:func:`_simulate_saturated`:
-    a quarter-window warm-up, then ``cal.window_s``): the requests it samples arrive before it."""
-    return 1.25 * float(cal.window_s)
+    a quarter-window warm-up, :data:`WARM_WINDOWS`, then ``cal.window_s``): the requests it samples arrive before it."""
+    return (1.0 + WARM_WINDOWS) * float(cal.window_s)
 
 
 #: the share of the KV fill time (:func:`kv_fill_time_s`) a pool's saturated spell must have lasted by a tick's start
