@@ -225,12 +225,15 @@ def cmd_tpf(args) -> int:
         out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
         # Q is set by the IT heat the plant can take (its capacity less the PDU and UPS losses it also rejects),
         # the like of the power line's IT budget; the raw capacity beside it would read E_tok 7 % high (docs/report.md)
-        out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (the GPU dies at their limit in normal operation "
-                   "hold the clock: the compute ceiling of the level they hold; the plant's IT heat budget "
-                   f"{fq(r['it_budget_cooling_w'], 'power')} takes more)" if r.get("cooling_limit") == "die" else
-                   f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (IT heat budget "
-                   f"{fq(r['it_budget_cooling_w'], 'power')} of the plant's {fq(r['heat_capacity_w'], 'power')})"
-              if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
+        if r["cooling_tok_s"] is None:
+            out.append("  cooling Q =    unlimited         (the plant has no capacity)")
+        elif r.get("cooling_limit") == "die":
+            out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (the GPU dies at their limit in normal "
+                       "operation hold the clock: the compute ceiling of the level they hold; the plant's IT heat "
+                       f"budget {fq(r['it_budget_cooling_w'], 'power')} takes more)")
+        else:
+            out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (IT heat budget "
+                       f"{fq(r['it_budget_cooling_w'], 'power')} of the plant's {fq(r['heat_capacity_w'], 'power')})")
         if r.get("cooling_full_work_tok_s") is not None and r["cooling_full_work_tok_s"] != r["cooling_tok_s"]:
             out.append(f"  full-work Q = {r['cooling_full_work_tok_s']:10,.0f} tok/s   (the rate the run settles "
                        "at when the work exceeds it: the GPU dies at their limit hold the clock; C and P do not "

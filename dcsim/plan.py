@@ -189,6 +189,14 @@ def evaluate(m, mom: dict, demand_tok_s=None, interconnect_w=None, gpu_scale=1.0
     return ceilings_at(m, d, mom["t_db_c"], mom["t_wb_c"], interconnect_w=interconnect_w, gpu_scale=gpu_scale)
 
 
+def _die_binds(r: dict) -> np.ndarray:
+    """Per moment (flat, as ``r["binding"]``), whether the GPU dies' limit sets the cooling ceiling of an
+    :func:`evaluate` result: its ``die_binds``, all False without it (no ``facility.thermal``: a scalar False, which
+    indexed at a moment past the first raised IndexError in max-gpus until the review of session 52)."""
+    code = np.asarray(r["binding"]).ravel()
+    return np.broadcast_to(np.asarray(r.get("die_binds", False), dtype=bool).ravel(), code.shape)
+
+
 def _ceilings_at_index(r: dict, i: int) -> dict:
     return {k: float(np.asarray(r[k]).ravel()[i]) for k in ("demand_tok_s", *_CEIL, "achieved_tok_s")}
 
@@ -346,7 +354,7 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
                    note="even one rack at full load exceeds the facility's power or cooling budget")
-        if bool(np.asarray(r.get("die_binds", False)).ravel()[i]) and int(np.asarray(r["binding"]).ravel()[i]) == 3:
+        if _die_binds(r)[i] and int(np.asarray(r["binding"]).ravel()[i]) == 3:
             out.update(binding="cooling", margin=None, note="even at one rack the GPU dies at their limit hold the "
                        "clock below full speed (facility.thermal): no rack runs flat out",
                        margin_note="the dies' limit binds, not the facility's budget")
@@ -367,9 +375,8 @@ def _die_flip(m0, mom, r_hi: dict, lo: int, hi: int, count0: int, single: bool, 
     power with 40.2 % headroom" where a run at 7 racks, 56 replicas, is cooling-bound every tick). One rack group:
     the flip is bisected on the closed form at a continuous ``gpu_scale``; several: it is the whole rack ``hi``
     (the other groups keep their counts, so no continuous scale reads them)."""
-    die = np.asarray(r_hi.get("die_binds", False)).ravel()
     code = np.asarray(r_hi["binding"]).ravel()
-    held = (code == 3) & np.broadcast_to(die, code.shape)
+    held = (code == 3) & _die_binds(r_hi)
     if not held.any() or lo < 1:
         return None
     if not single:
@@ -386,7 +393,7 @@ def _die_flip(m0, mom, r_hi: dict, lo: int, hi: int, count0: int, single: bool, 
     i = int(np.argmin(flip))
     evals["n"] += 1
     r = evaluate(m0, mom, demand_tok_s=np.inf, gpu_scale=a_hi)
-    if not bool(np.asarray(r.get("die_binds", False)).ravel()[i]):
+    if not _die_binds(r)[i]:
         return None  # the plant's budget flips first: _headroom reads it
     return i, float(flip[i]) / (lo / count0) - 1.0
 
@@ -409,7 +416,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     scale = scale0 * float(ratio[i])
     at = _ceilings_at_index(r, i)
     at["demand_tok_s"] = float(d[i] * ratio[i])
-    if bool(np.broadcast_to(np.asarray(r.get("die_binds", False)), lim.shape).ravel()[i]):
+    if _die_binds(r)[i]:
         at["cooling_limit"] = "die"  # Q is the level the dies hold at full work, not the plant's (printed so)
     vals = {n: at[f"{n}_tok_s"] for n in _NAMES}
     binding = min(vals, key=vals.get)

@@ -167,3 +167,19 @@ def test_pool_over_carry_is_a_field_of_the_record_and_stays_with_its_gpu():
     assert h200["status"] == "same-silicon" and h200["pool_over_carry"] is None
     assert "this GPU's pooled fit" not in h200["meaning"] and "same die" in h200["meaning"]
     assert h200["error_band_pct"] == h100["error_band_pct"]  # the sibling's band, as before
+
+
+def test_iteration_time_charges_the_host_wait_as_the_step_does():
+    """dcsim.node.perf.iteration_time (the roofline time steady_iteration and the utilisations read) is the step's
+    time at clock 1: with the host wait it too adds t_host_seq_s x sequences (it left it out until session 52's
+    review: 43.5 ms against the step's 59.5 ms at batch 64 with 250 us per sequence)."""
+    from dcsim.node.perf import iteration_time
+
+    n = build_node(NodeSpec(gpu=A40, model="llama-3.1-8b", tensor_parallel=1))
+    perf = dataclasses.replace(n.perf, **{HOST_SEQ: 2.5e-4})
+    for prefill, n_decode in ((0.0, 64.0), (512.0, 128.0)):
+        ctx = n_decode * 700.0
+        pctx = prefill ** 2 / 2
+        dt, _ = iteration_step(_params(n, **{HOST_SEQ: 2.5e-4}), prefill, n_decode, ctx, pctx)
+        t, _, _ = iteration_time(n.derived, n.gpu, n.gpus_per_replica, perf, prefill, n_decode, ctx, pctx)
+        assert float(t) == pytest.approx(dt, rel=1e-9), (prefill, n_decode)

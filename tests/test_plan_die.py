@@ -72,3 +72,12 @@ def test_max_gpus_one_rack_group_bisects_the_die_flip():
         d["racks"][0]["count"] = racks
         ts = dcsim.run(d).timeseries
         assert np.all(np.asarray(ts["binding"])[6:] == code), racks
+
+
+def test_max_gpus_where_one_rack_exceeds_the_budget_without_a_thermal_model():
+    """reference (no facility.thermal, so the closed form gives no die_binds) at a 20 kW interconnect: even one rack
+    exceeds it at the critical moment, which is not the first of the day's. The die check of the answer indexed a
+    scalar False there and raised IndexError (index 960) until the review of session 52; the answer is power."""
+    r = plan(str(ROOT / "scenarios" / "reference.yaml"), "max-gpus", overrides={"facility.interconnect": "20 kW"})
+    assert r["racks"] == 0 and r["binding"] == "power" and r.get("cooling_limit") is None
+    assert r["moment"]["t_s"] > 0  # a later moment than the first: the index the scalar could not take

@@ -22,12 +22,12 @@ from dcsim.node.model import (cap_assumption_text, cap_text, clock_text, context
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_binding", "get_path", "sample_scope", "fmt_si", "fmt_power_w", "fmt_delivered_power", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
-           "within_band_text",
+           "within_band_text", "WITHIN_BAND_MIN_SHARE",
            "band_window_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "headline_band", "band_pct_value", "unique_words", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "jpt_band_pct_by_level", "band_pct_value", "unique_words", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -968,7 +968,12 @@ def _gap_clause(wb: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def within_band_text(wb: Mapping[str, Any] | None, min_share: float = 0.01) -> str | None:
+#: the least share of a run on which "undetermined within the calibration band" is said (:func:`within_band_text`) and
+#: marked (sweep.png's hatch, dcsim.plots.sweep): an assumption, 1 % of the run
+WITHIN_BAND_MIN_SHARE = 0.01
+
+
+def within_band_text(wb: Mapping[str, Any] | None, min_share: float = WITHIN_BAND_MIN_SHARE) -> str | None:
     """The line under the binding headline where the binding limit is undetermined within the run's calibration band
     on at least ``min_share`` of the run (report.json ``binding.within_band``, dcsim.engine.assemble.binding_within_band):
     the band, the share of the run, each limit that could bind instead with its median gap, and the window of ratios

@@ -31,9 +31,6 @@ def norm_gpu(name: str) -> str:
     return str(name).strip().lower().replace("_", "-")
 
 
-_norm = norm_gpu  # the catalog's own short name for it
-
-
 #: libyaml's C loader when available (7x faster on the profiles), same safe semantics
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -72,13 +69,13 @@ def model_max_context(model: str | ModelSpec) -> int | None:
 
 
 def _lookup(cat: dict, name: str, what: str):
-    by = {_norm(k): v for k, v in cat.items()}
+    by = {norm_gpu(k): v for k, v in cat.items()}
     for v in cat.values():
         if getattr(v, "hf_id", ""):
-            by.setdefault(_norm(v.hf_id), v)
-    if _norm(name) not in by:
+            by.setdefault(norm_gpu(v.hf_id), v)
+    if norm_gpu(name) not in by:
         raise ValueError(f"unknown {what} {excerpt(name)}; known: {', '.join(sorted(cat))} (or define it inline)")
-    return by[_norm(name)]
+    return by[norm_gpu(name)]
 
 
 def resolve_gpu(gpu: str | GpuSpec) -> GpuSpec:
@@ -180,7 +177,7 @@ def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
 def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict | None:
     """The shipped profile for this GPU/model/precision (same TP preferred), or None."""
     cands = [p for p in shipped_profiles().values()
-             if _norm(p["gpu"]) == _norm(gpu) and _norm(p["model"]) == _norm(model) and p["precision"] == precision]
+             if norm_gpu(p["gpu"]) == norm_gpu(gpu) and norm_gpu(p["model"]) == norm_gpu(model) and p["precision"] == precision]
     if not cands:
         return None
     same = [p for p in cands if tp is not None and p["tensor_parallel"] == tp]
@@ -235,8 +232,8 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
     cands = []
     for p in shipped_profiles().values():
         m = cat.get(p["model"])
-        if m is not None and _norm(p["gpu"]) == _norm(gpu) and p["precision"] == precision \
-                and _norm(m.name) != _norm(model.name) and same_architecture(m, model):
+        if m is not None and norm_gpu(p["gpu"]) == norm_gpu(gpu) and p["precision"] == precision \
+                and norm_gpu(m.name) != norm_gpu(model.name) and same_architecture(m, model):
             cands.append(p)
     same = [p for p in cands if tp is not None and p["tensor_parallel"] == tp]
     return (same or cands or [None])[0]
@@ -299,7 +296,7 @@ def context_carry() -> list[dict]:
 
 def _lowest_by_gpu(column: str, frac) -> dict[str, float]:
     """The least ``frac(row[column])`` (a fraction of full, at most 1) over the ``cap`` rows of the shipped measurement
-    files (:data:`MEASUREMENT_DIR`) that give ``column``, by normalised GPU name (:func:`_norm`): the lowest cap
+    files (:data:`MEASUREMENT_DIR`) that give ``column``, by normalised GPU name (:func:`norm_gpu`): the lowest cap
     measured (:func:`_measured_cap_fracs`)."""
     import csv
 
@@ -308,7 +305,7 @@ def _lowest_by_gpu(column: str, frac) -> dict[str, float]:
         with open(f, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 if (r.get("kind") or "").strip() == "cap" and (r.get(column) or "").strip():
-                    g = _norm(r["gpu"])
+                    g = norm_gpu(r["gpu"])
                     out[g] = min(out.get(g, 1.0), frac(r[column]))
     return out
 
@@ -316,7 +313,7 @@ def _lowest_by_gpu(column: str, frac) -> dict[str, float]:
 @functools.lru_cache(maxsize=None)
 def _measured_cap_fracs() -> dict[str, float]:
     """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by normalised GPU name
-    (:func:`_norm`): the least ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files
+    (:func:`norm_gpu`): the least ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files
     (:data:`MEASUREMENT_DIR`; today H100-SXM 0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``)."""
     return _lowest_by_gpu("cap_frac_tdp", float)
 
@@ -325,7 +322,7 @@ def measured_cap_frac(gpu: str) -> float:
     """The lowest per-GPU power cap (fraction of TDP) measured on ``gpu`` (:func:`_measured_cap_fracs`): 0.7 on
     H100-SXM (Splitwise's capped DGX-H100); 1.0, the full board limit, on a GPU with no capped measurement, where
     every calibration ran at its full board limit."""
-    return _measured_cap_fracs().get(_norm(gpu), 1.0)
+    return _measured_cap_fracs().get(norm_gpu(gpu), 1.0)
 
 
 def stated_min_cap_frac(prof: Mapping) -> float | None:
@@ -369,13 +366,13 @@ def profile_clock_floor(prof: Mapping) -> float | None:
 @functools.lru_cache(maxsize=None)
 def _measured_clock_fracs() -> dict[str, float]:
     """The lowest GPU clock (fraction of maximum) dcsim's shipped profiles cover, by normalised GPU name
-    (:func:`_norm`): the least :func:`profile_clock_floor` of the GPU's shipped profiles that state one (today
+    (:func:`norm_gpu`): the least :func:`profile_clock_floor` of the GPU's shipped profiles that state one (today
     H100-SXM 0.69, the H100 Llama-3.3-70B fit's clock on Splitwise's 512-token prefill row at 0.7 x TDP)."""
     out: dict[str, float] = {}
     for prof in shipped_profiles().values():
         f = profile_clock_floor(prof)
         if f is not None:
-            g = _norm(str(prof.get("gpu")))
+            g = norm_gpu(str(prof.get("gpu")))
             out[g] = min(out.get(g, 1.0), f)
     return out
 
@@ -386,7 +383,7 @@ def measured_clock_frac(gpu: str) -> float:
     clock); 1.0 on a GPU with no capped measurement, where every calibration ran at full clock. A run whose
     controller or thermal throttle sets a lower DVFS clock runs where no measurement is (docs/node.md, "Extrapolated
     clock")."""
-    return _measured_clock_fracs().get(_norm(gpu), 1.0)
+    return _measured_clock_fracs().get(norm_gpu(gpu), 1.0)
 
 
 def stack_note(stack: str | None, current: bool) -> str | None:
@@ -604,7 +601,7 @@ def same_silicon_gpu(gpu: GpuSpec) -> GpuSpec | None:
     if gpu.silicon is None or gpu.name in pooled:
         return None
     sib = [g for name, g in sorted(gpu_catalog().items())
-           if name != gpu.name and name in pooled and g.silicon is not None and _norm(g.silicon) == _norm(gpu.silicon)]
+           if name != gpu.name and name in pooled and g.silicon is not None and norm_gpu(g.silicon) == norm_gpu(gpu.silicon)]
     return sib[0] if sib else None
 
 

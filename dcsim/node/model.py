@@ -17,10 +17,8 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_over_carry, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
-                                _worst,
-                                stack_note,
-                                transfer_mfu, transfer_profile)
-from dcsim.node.catalog import fitted_without_cap_rows, norm_gpu, stated_min_cap_frac
+                                _worst, stack_note, transfer_mfu, transfer_profile, fitted_without_cap_rows, norm_gpu,
+                                stated_min_cap_frac)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
                              decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)

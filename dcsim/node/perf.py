@@ -310,8 +310,11 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
     tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
     tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
+    # the overheads of dcsim.node.step.iteration_step's t_o, the host's wait per decoding sequence too (t_host_seq_s:
+    # until the review of session 52 missing here, so a profile with one, every transfer since it is averaged over
+    # the pools, read a shorter step than it runs)
     t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run \
-        + p.t_moe_layer_s * d.moe_layers_run + p.t_fp8_layer_s * d.fp8_layers_run
+        + p.t_host_seq_s * n_decode + p.t_moe_layer_s * d.moe_layers_run + p.t_fp8_layer_s * d.fp8_layers_run
     return t, tc, tm
 
 

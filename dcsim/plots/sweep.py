@@ -44,7 +44,7 @@ from dcsim.plots.figures import (
     _styled,
     new_figure,
 )
-from dcsim.metrics.fmt import fmt_band, unique_words
+from dcsim.metrics.fmt import WITHIN_BAND_MIN_SHARE, fmt_band, unique_words
 from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
@@ -77,9 +77,8 @@ STATUS = "calibration.status"
 #: ``binding.within_band.share``, :data:`dcsim.sweep.HEADLINE_COLUMNS`): the binding share bar and the heatmap's binding
 #: cell are hatched by it, not by the tok/s band (a banded point whose binding holds outside the band is not)
 WITHIN = "binding.within_band.share"
-#: the least such share marked, the run's own rule: the headline says "undetermined within the calibration band" from
-#: 1 % of the run (:func:`dcsim.metrics.fmt.within_band_text`'s ``min_share``)
-WITHIN_MIN_SHARE = 0.01
+#: the least such share marked is the run's own rule: the headline says "undetermined within the calibration band"
+#: from :data:`dcsim.metrics.fmt.WITHIN_BAND_MIN_SHARE` of the run (:func:`dcsim.metrics.fmt.within_band_text`)
 WITHIN_HATCH = "///"
 BAND_HATCH = "////"
 BAND_MARKER = "D"
@@ -559,7 +558,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
                         linewidth=0, label=n)
             bottom += s
         within = np.asarray([_within_share(rows, g) for g in groups])
-        marked = np.isfinite(within) & (within >= WITHIN_MIN_SHARE)
+        marked = np.isfinite(within) & (within >= WITHIN_BAND_MIN_SHARE)
         if marked.any():  # over the limits' part of the bar, as high as the share on which another could bind
             dem = np.asarray([_mean(rows, g, "binding.share.demand") for g in groups])
             dem = np.where(np.isfinite(dem), dem, 0.0) * 100.0
@@ -666,7 +665,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     for b, a in banded:  # a cell whose points carry a calibration band: hatched (its band: results.csv)
         ax.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
                                hatch=BAND_HATCH, lw=0.0, zorder=2.5))
-    within_cells = [(b, a) for (b, a), ids in cells.items() if _within_share(rows, ids) >= WITHIN_MIN_SHARE]
+    within_cells = [(b, a) for (b, a), ids in cells.items() if _within_share(rows, ids) >= WITHIN_BAND_MIN_SHARE]
     if has_bind:  # the binding cell: hatched where another limit could bind within the band, not by the tok/s band
         for b, a in within_cells:
             axs[1].add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
