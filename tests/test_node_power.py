@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dcsim.node import build_node
-from dcsim.node.catalog import shipped_profiles
+from dcsim.node.catalog import gpu_catalog, shipped_profiles
 from dcsim.node.power import PowerParams, bisect_clock, gpu_power, wall_power
 from dcsim.node.step import STEP_FIELDS, iteration_step
 from dcsim.scenario.node import GpuSpec, NodeSpec
@@ -204,11 +204,12 @@ def test_wall_power_hand_computed_and_full_server_near_datasheet():
     assert np.all(np.diff(wall_power(g, 1, 8, np.linspace(0, 700, 20))) > 0)
 
 
-@pytest.mark.parametrize("gpu", ["A100-SXM4-80GB", "H100-SXM", "H200", "B200"])
+@pytest.mark.parametrize("gpu", sorted(gpu_catalog()))
 def test_fully_loaded_server_reproduces_datasheet_maximum_within_10pct(gpu):
     """8 GPUs at TDP and the host at its maximum: within 10 % of the vendor's maximum system power
     ([DGXH100] 10.2 kW, [DGXB200] 14.3 kW, DGX A100 6.5 kW), and within 10 % of the measured
-    8.48 kW gpu-burn maximum of an 8xH100 HGX [LAT] for H100; idle server below 30 % of it."""
+    8.48 kW gpu-burn maximum of an 8xH100 HGX [LAT] for H100; idle server below 30 % of it. Every catalog GPU's
+    server (until session 53 the A100-SXM4-40GB and MI300X servers were left out)."""
     n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-8b"))
     s = n.gpu.server
     full = s.gpus_per_node * float(wall_power(n.gpu, 1, s.gpus_per_node, n.gpu.tdp_w))
@@ -306,6 +307,42 @@ SWEEP_PATHS = {"transferred": dict(gpu="H100-SXM", model="mixtral-8x7b", tensor_
 SWEEP_CTX = (128.0, 2048.0, 32768.0, 131072.0)
 
 
+def _every_path() -> dict[str, tuple[dict, str]]:
+    """``key -> (node spec, the calibration status it must take)`` for every parameter path a replica can run on
+    besides its own calibration: on every catalog GPU a dense and an MoE model measured on none (this GPU's pooled
+    transfer; H200 the H100's same-silicon parameters; MI300X the generic average), every shipped pool file named as
+    a scenario's ``node.profile``, a calibration carried to another TP, to the other expert layout and to a model of
+    the same shape, and levers on a calibration. Until session 53 the sweep ran one pair per path (the H100's transfer
+    and pool, MI300X): the A100 and B200 pools and the H200 were never swept (audit of issue 14, item 1)."""
+    from dcsim.node.catalog import pooled_profiles
+    from dcsim.scenario.node import LeverSpec
+
+    pools = pooled_profiles()
+    paths = {}
+    for g in gpu_catalog():
+        status = "transferred" if g in pools else ("same-silicon" if g == "H200" else "generic")
+        for m in ("mistral-nemo-12b", "mixtral-8x7b"):
+            paths[f"{g}/{m}"] = dict(gpu=g, model=m), status
+    for g in pools:
+        paths[f"{g}/pool-file"] = dict(gpu=g, model="mistral-nemo-12b",
+                                       profile=f"dcsim/data/profiles/pooled/{g}.yaml"), "user-pool"
+    paths["H100-SXM/llama-3.1-70b/tp8"] = dict(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=8), "other-tp"
+    paths["B200/llama-3.1-70b/tp4"] = dict(gpu="B200", model="llama-3.1-70b", tensor_parallel=4), "other-tp"
+    paths["H100-SXM/qwen3-30b-a3b/sharded"] = dict(gpu="H100-SXM", model="qwen3-30b-a3b", tensor_parallel=2,
+                                                   expert_parallel=False), "other-layout"
+    paths["A100-SXM4-40GB/llama-3.3-70b"] = dict(gpu="A100-SXM4-40GB", model="llama-3.3-70b",
+                                                 tensor_parallel=8), "same-architecture"
+    paths["H100-SXM/llama-3.1-70b/mtp"] = dict(gpu="H100-SXM", model="llama-3.1-70b",
+                                               levers=LeverSpec(preset="mtp-chat")), "lever-modelled"
+    kv_skip = LeverSpec(kv_precision="fp8", layer_skip=0.5)
+    paths["B200/llama-3.1-70b/kv-fp8-skip"] = dict(gpu="B200", model="llama-3.1-70b", tensor_parallel=2,
+                                                   levers=kv_skip), "lever-modelled"
+    return paths
+
+
+EVERY_PATH = _every_path()
+
+
 def _sweep_node(key):
     from pathlib import Path
 
@@ -313,6 +350,11 @@ def _sweep_node(key):
         n = build_node(NodeSpec(**SWEEP_PATHS[key]), base_dir=Path(__file__).resolve().parents[1])
         assert n.calibration["status"] == {"transferred": "transferred", "pooled": "user-pool",
                                            "generic": "generic"}[key]
+        return n
+    if key in EVERY_PATH:
+        spec, status = EVERY_PATH[key]
+        n = build_node(NodeSpec(**spec), base_dir=Path(__file__).resolve().parents[1])
+        assert n.calibration["status"] == status, (key, n.calibration["status"])
         return n
     return _node(key)
 
@@ -335,15 +377,15 @@ def _sweep_work():
     return w
 
 
-@pytest.mark.parametrize("key", sorted(PROFILES) + sorted(SWEEP_PATHS))
+@pytest.mark.parametrize("key", sorted(PROFILES) + sorted(SWEEP_PATHS) + sorted(EVERY_PATH))
 def test_board_limit_law_at_every_cap_clock_and_context(key):
-    """Property, every shipped profile and the transferred, pooled and generic paths: over caps none / 0.9 / 0.6 x TDP
-    / the lowest settable limit, clocks from the lowest to the top, prefill, decode and mixed steps with contexts up to
-    131k tokens: power never exceeds the limit and exceeds idle, rises with the clock while the step shortens, rises
-    from idle to batch 1 and is continuous in the batch; a capped step never takes less time than the free one at the
-    same clock and draws the limit wherever the cap binds (a memory-bound step's time does not depend on the clock,
-    as Splitwise's decode at 0.7 x TDP; below that no measurement exists, docs/node.md "Decode time under a deep
-    cap")."""
+    """Property, every shipped profile and every other parameter path (:func:`_every_path`): over caps none / 0.9 /
+    0.6 x TDP / the lowest settable limit, clocks from the lowest to the top, prefill, decode and mixed steps with
+    contexts up to 131k tokens: power never exceeds the limit and exceeds idle, rises with the clock while the step
+    shortens, rises from idle to batch 1 and is continuous in the batch; a capped step never takes less time than the
+    free one at the same clock and draws the limit wherever the cap binds (a memory-bound step's time does not depend
+    on the clock, as Splitwise's decode at 0.7 x TDP; below that no measurement exists, docs/node.md "Decode time
+    under a deep cap")."""
     n = _sweep_node(key)
     i_lim = STEP_FIELDS.index("lim")
     g, tp = n.gpu, n.gpus_per_replica

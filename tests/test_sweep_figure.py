@@ -298,3 +298,22 @@ def test_a_row_without_its_binding_rule_gets_no_colour_from_the_plurality():
     shares = {"binding.share.demand": 0.45, "binding.share.power": 0.3, "binding.share.cooling": 0.25}
     code, share = _holds({"point": 0, "binding.most_common": "demand", "error": None, **shares})
     assert (code, share) == (2, 0.55)  # power leads the limits, which together outlast demand
+
+
+def test_every_category_of_a_scatter_axis_is_in_view_with_its_label():
+    """A categorical axis shows every category's tick and label: the points are spread ±0.15 about their category
+    so they do not hide each other, and until session 53 the view was fitted to the spread points, so a category
+    whose one point fell below its position lost its tick and label (a 2-point zipped sweep over racks.0.node.gpu:
+    MI300X, H100-SXM drew the H100-SXM point at x 0.87 with no label; the view ended at 0.92)."""
+    rows = [_row(i, {"racks.0.node.gpu": g, "racks.0.node.tensor_parallel": tp}, out=1e5)
+            for i, (g, tp) in enumerate((("MI300X", 2), ("H100-SXM", 4)))]
+    rows = SweepRows(rows, name="gpus", mode="list", parameters={"racks.0.node.gpu": {},
+                                                                    "racks.0.node.tensor_parallel": {}})
+    assert sweep_figure_kind(rows, list(rows.parameters), "list") == "scatter"
+    fig = rows.plot()
+    fig.canvas.draw()
+    ax = next(a for a in fig.axes if a.get_visible() and a.get_xlabel().endswith("racks.0.node.gpu"))
+    lo, hi = ax.get_xlim()
+    assert lo <= -0.15 and hi >= 1.15, (lo, hi)  # every category and the spread of its points
+    shown = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]
+    assert shown == ["MI300X", "H100-SXM"]

@@ -807,6 +807,8 @@ def _scatter(rows, params, key, head, mode) -> Figure:
         _mark_missing(a_, x.tolist(), failed.astype(int).tolist(), (~ok & ~failed).astype(int).tolist(),
                       [1] * x.size)
         ax_.set(a_, "x", max_ticks=8)
+        if not ax_.numeric:  # every category in view with its label, not just the spread points (a view fitted to
+            a_.set_xlim(-0.5, len(ax_.levels) - 0.5)  # them dropped a category whose one point fell below it)
         if rate:
             a_.yaxis.set_major_formatter(EngFormatter(sep=""))
     for a_ in axs[len(shown):]:
