@@ -19,7 +19,10 @@ The rules (tokens; ``dt`` the tick; one pool's columns, or ``pool<i>_`` ones):
   ``binding_simulated``'s rtol) or some was shed. At fluid fidelity the work waiting is the flows' work above (all of
   the fluid's work in the system waits at the door); at request fidelity the record has no column for the door's
   queue apart from the running work (``queue_tokens`` is both), so this leg reads the engine's ``held_tokens``, and
-  the independent leg there is ``grew``.
+  the independent legs there are ``grew`` and the conservation leg's bound: the held work is a part of the work in
+  the system, never more than the flows' work (at request fidelity ``queue_tokens`` is the lane's own running sum of
+  the same flows, so its equality with them checks the record's summation only; the bound checks the engine's held
+  count against them).
 * ``pressed``: the tick served at least ``RHO_MAX`` (0.98, the critically-loaded margin of
   ``dcsim.serving.slo_estimate``) of the supply ceiling its label would name — the replicas were offered what the
   limit lets them serve, and work waits past the tick in their queue even where the record moves it as a flow
@@ -149,6 +152,10 @@ def unit_flags(ts: dict, p: str = "", *, request: bool = False, capacity=None, r
         leaks |= (deferred <= 0) & (np.abs(held_tok - work) > tol)
         # what waits, read from the flows: at fluid fidelity all the work in the system waits at the door
         held_tok = np.maximum(work, 0.0)
+    else:
+        # request fidelity: the label's held work (the door's and the running work held back) is a part of the work
+        # in the system, so never more than the flows' work; read from the flows, not from the engine's own count
+        leaks |= held_tok - np.maximum(work, 0.0) > tol
     c, pw, q = (np.asarray(ts[p + k], float) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
     mode = np.asarray(ts[p + "mode"] if p + "mode" in ts else ts["mode"], float)
     capped = mode != 0
@@ -201,8 +208,8 @@ def check_unit(ts: dict, p: str = "", *, request: bool = False, capacity=None,
         if request:
             fig += f", growth cusum {f['cusum'][i]:.4g}"
         if f["leaks"][i]:
-            out.append(Disagreement(who, i, f["t"][i], name, f"the record's queue is not its flows' work "
-                                    f"({f['work'][i]:.6g} tok: arrived - served - shed, summed); " + fig))
+            out.append(Disagreement(who, i, f["t"][i], name, f"the record's queue or held work is not its flows' "
+                                    f"work ({f['work'][i]:.6g} tok: arrived - served - shed, summed); " + fig))
         # the critically-loaded rule (docs/engine.md): capped below full clock and served at RHO_MAX of the replicas'
         # full-load rate there; at full clock a tick that served all its work is demand's (mixed two-pool hall of
         # tests/test_hetero.py at 00:05:30: capped at clock 1.0, 99.8 % of its full-load rate, its backlog drained)

@@ -136,4 +136,13 @@ def test_a_pool_filling_from_empty_holds_nothing_back_at_request_fidelity():
     # the pool was filling: the work in its system grew on most of the window's ticks
     grow = ts["pool1_arrived_tokens"] - ts["pool1_achieved_tok_s"] * 60.0 - ts["pool1_shed_tokens"]
     assert np.sum(grow > 0.02 * ts["pool1_arrived_tokens"]) >= 6
-    assert not check_run(ts, request=True, m=build_models(sc))
+    m = build_models(sc)
+    assert not check_run(ts, request=True, m=m)
+    # the conservation leg at request fidelity checks the engine's held count against the flows, not the reverse:
+    # held work is a part of the work in the system, so a count above it (as a running-work count that drains slower
+    # than the work would write it) is caught, whatever the label
+    ts = {k: v.copy() for k, v in ts.items()}
+    work = np.cumsum(grow)
+    ts["pool1_held_tokens"][[8, 10]] = work[[8, 10]] * 1.01
+    bad = check_run(ts, request=True, m=m)
+    assert {d.tick for d in bad if d.who == "pool1" and "not its flows' work" in d.why} == {8, 10}

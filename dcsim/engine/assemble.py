@@ -597,7 +597,8 @@ def fewer_gpus_at_peak(m: Models, mom: dict, achieved_all_tok_s: float) -> dict:
             "change": a09 / a1 - 1.0 if a1 > 0 else None}
 
 
-def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict] | None = None) -> list[str]:
+def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict] | None = None,
+                  ties: list[tuple] | None = None) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -615,10 +616,12 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
     ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
     :func:`tpf_block` with its ``fewer_gpus`` (:func:`fewer_gpus_at_peak`; its ``achieved_tok_s`` is the whole
     fleet's at the peak-demand moment); ``near_tie``: :func:`near_ties` when the caller has it (report.json's
-    ``binding.near_tie``, the "binds by a hair" notes rendered from it).
+    ``binding.near_tie``, the "binds by a hair" notes rendered from it); ``ties``: :func:`near_tie_masks` when the
+    caller has it (:func:`assemble_report` computes it once for ``near_tie`` and these notes: until 2026-12-05 it was
+    computed twice per run, byte-identical).
     """
     notes = []
-    ties = near_tie_masks(m, ts)
+    ties = near_tie_masks(m, ts) if ties is None else ties
     firm = firm_binding_masks(m, ts, ties)
     # binds on the share that gates the notes, other than by a near tie (the report's binding.share counts the near
     # ties too); "power or cooling" for the interconnect note (several pools: a tick can be bound by both)
@@ -1100,7 +1103,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
     bsum = binding_summary(ts, dt)
     bsum["within_band"] = binding_within_band(m, ts)
-    bsum["near_tie"] = near_ties(m, ts)
+    ties = near_tie_masks(m, ts)  # once per run: the near-tie entries and the planner notes read it
+    bsum["near_tie"] = near_ties(m, ts, ties)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
     tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom, tpf["achieved_tok_s"])
@@ -1168,7 +1172,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
-        notes=planner_notes(m, ts, mom, tpf, bsum["near_tie"]) + gap_notes,
+        notes=planner_notes(m, ts, mom, tpf, bsum["near_tie"], ties) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
         heat_rejection=heat_rejection_kind(sc.facility.cooling),
