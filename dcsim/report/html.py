@@ -430,9 +430,10 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
 
 #: a controller-log field's unit by its name's suffix, each value in the dcsim.metrics.fmt format of its unit:
 #: (suffix, unit shown in the header, formatter). The fields logged (engine/controller.py, engine/flex.py) are
-#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick.
+#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick. A duration's
+#: header names no unit: its cells pick their own ("10.9 h", "60 min"; the header read "duration (s)" over them).
 _LOG_UNITS = (("_tok_s", "tok/s", lambda v: fmt_si(v, "tok/s")), ("_w", "W", lambda v: fmt_si(v, "W")),
-              ("_c", "°C", fmt_celsius), ("_s", "s", fmt_duration))
+              ("_c", "°C", fmt_celsius), ("_s", "", fmt_duration))
 
 
 def _log_field(k: str) -> tuple[str, str, Any] | None:
@@ -455,7 +456,7 @@ def _log_head(k: str) -> str:
     if field is None:
         return k.replace("_", " ")
     words, unit, _ = field
-    return words if words == unit else f"{words} ({unit})"
+    return words if words == unit or not unit else f"{words} ({unit})"
 
 
 def _log_cell(k: str, v: Any) -> str:
