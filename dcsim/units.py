@@ -188,6 +188,8 @@ def _unit_factor(dim: str, unit: str) -> float:
             raise UnitError(f"unit {excerpt(unit, 30)}: this rate counts requests (e.g. '200 req/s'), not "
                             f"{excerpt(m.group(1), 12)}; for a token demand divide by the mean output tokens per "
                             "request")
+    if not any(table):  # a plain count: 'peak_hour: 4 pm' read "(expected one of )"
+        raise UnitError(f"unit {excerpt(unit, 30)}: this field takes a plain number, without a unit")
     article = "an" if dim[:1] in "aeiou" else "a"
     raise UnitError(f"unit {excerpt(unit, 30)} is not {article} {dim} unit (expected one of "
                     f"{', '.join(k for k in table if k)})")

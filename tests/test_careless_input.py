@@ -50,6 +50,18 @@ def test_a_bare_number_price_is_still_refused_with_the_unit_to_write():
     assert load_scenario("scenarios/reference.yaml", overrides={"grid.price": "0"}).grid.price.value == 0.0
 
 
+def test_a_unit_on_a_plain_number_field_says_it_takes_none():
+    """`peak_hour: 4 pm` was refused with "unit 'pm' is not a count unit (expected one of )": an empty list where the
+    planner looks for what to write. A field that takes a plain number now says so."""
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    with pytest.raises(ScenarioError) as e:
+        load_scenario("scenarios/reference.yaml", overrides={"facility.weather.peak_hour": "4 pm"})
+    msg = str(e.value)
+    assert "facility.weather.peak_hour" in msg and "'pm'" in msg and "plain number" in msg
+    assert "expected one of )" not in msg
+
+
 # ------------------------------------------------------------------ AUH 1, 6, 11: unit slips named at the door
 REF = "scenarios/reference.yaml"
 

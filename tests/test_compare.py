@@ -931,6 +931,10 @@ def test_power_and_slo_figures_within_the_band_of_runs_on_different_profiles_are
     assert _unmarked("peak_power_w.facility", 1, metrics, runs) == "calibration"
     assert _unmarked("goodput_tok_s", 1, metrics, runs) == "calibration_slo"
     assert _unmarked("joules_per_slo_output_token.facility", 1, metrics, runs) == "calibration_slo"
+    # the attainment is the same queueing figure (in pp, with its relative change): the FP8 twin read
+    # "SLO attainment +4.78 pp ✓" beside "SLO goodput +22.8 % ≀" (2026-12-05)
+    metrics["slo_attainment"] = {"delta": [None, 4.78], "delta_pct": [None, 19.8]}
+    assert _unmarked("slo_attainment", 1, metrics, runs) == "calibration_slo"
     # two in-sample profiles: the goodput carries the tok/s band, beyond it marked (here by the SLO noise rule only)
     cal = [runs[0], run("H100-SXM_llama-3.1-8b_bf16_tp1", 5.0, 4.0, False)]
     assert _unmarked("goodput_tok_s", 1, metrics, cal) is None

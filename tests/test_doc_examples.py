@@ -21,3 +21,11 @@ def test_example_runs_and_matches_its_doc(path):
         if line.strip() and line.split()[0] in ("defaults", "30", "300", "liquid", "year:", "curtailment:", "no", "battery",
                                                 "deferrable", "budget", "closed", "simulation:"):
             assert line.strip() in docs, line
+    if path.stem == "sweep_figure":
+        # docs/sweeps.md pastes the example's points; "binds most" is the headline's rule (binding.holds), the figure's
+        # marker: at a 35 degC day the limits bind 57 % between them, cooling the longest (it printed the plurality,
+        # "demand", beside the figure's cooling marker until 2026-12-05)
+        sweeps = (ROOT / "docs" / "sweeps.md").read_text()
+        points = [ln.strip() for ln in out.stdout.splitlines() if ln.startswith("mean ")]
+        assert len(points) == 6 and all(p in sweeps for p in points), points
+        assert points[4].startswith("mean 35.0 degC") and points[4].endswith("binds most: cooling"), points[4]

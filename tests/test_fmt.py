@@ -118,3 +118,15 @@ def test_share_weighted_says_whether_it_weighted():
     assert math.isclose(v, 0.15) and w is True
     assert _share_weighted([0.1, 0.3], [3.0, math.nan]) == (0.3, False)
     assert _share_weighted([0.2], [5.0]) == (0.2, False)
+
+
+def test_html_pue_reads_three_decimals_like_the_terminal():
+    """report.html's shift table printed a PUE of 1.440 as "1.44" beside "1.397" (four significant figures drop the
+    trailing zero; reference run, shift at 12:08); both tables now print three decimals, as the terminal does."""
+    from dcsim.report.html import _shift_table
+
+    report = {"binding": {"shifts": [{"t_s": 60.0, "from": "demand", "to": "power", "pue": 1.44},
+                                     {"t_s": 120.0, "from": "power", "to": "demand", "pue": 1.3972},
+                                     {"t_s": 180.0, "from": "demand", "to": "power", "pue": None}]}}
+    cells = _shift_table(report)
+    assert "<td>1.440</td>" in cells and "<td>1.397</td>" in cells and "<td>n/a</td>" in cells

@@ -774,3 +774,24 @@ def test_the_signature_figures_pool_strips_and_legend_leave_each_other_room(capp
     assert np.all(ticks > strips_top)
     labels = [t for t in ax2.texts if t.get_text().startswith("pool ")]
     assert len(labels) == n_pools and all(t.get_fontsize() >= 8 for t in labels)
+
+
+def test_the_signature_keeps_the_outdoor_line_under_its_panels_label(capped):
+    """mixed-fleet's signature (the walk of 2026-12-05): the 40 degC afternoon ran through the lower panel's label
+    "facility binding (band above the pools' strips) / outdoor dry-bulb", the pool strips taking the panel's foot.
+    The temperature axis leaves the label's height free over the line, with or without strips."""
+    from dcsim.plots.figures import signature_plot
+
+    ts = dict(capped.timeseries)
+    t = np.asarray(ts["t_s"], dtype=float)
+    # the day's swing, hottest a third of the way in: under the label, which runs from the panel's left edge
+    ts["t_out_c"] = 33.0 + 8.0 * np.cos(2 * np.pi * (t - t[0]) / max(t[-1] - t[0], 1.0) - 2 * np.pi / 3)
+    for report in (capped.report, {**capped.report, "pools": capped.report["pools"][:1]}):
+        fig = signature_plot((report, ts))
+        fig.canvas.draw()
+        ax2 = fig.axes[-1]
+        label = next(x for x in ax2.texts if "outdoor dry-bulb" in x.get_text()).get_window_extent()
+        line = max(ax2.get_lines(), key=lambda ln: len(ln.get_xdata()))
+        xy = ax2.transData.transform(np.c_[line.get_xdata(), line.get_ydata()])
+        under = xy[(xy[:, 0] >= label.x0) & (xy[:, 0] <= label.x1)]
+        assert len(under) and under[:, 1].max() < label.y0, (under[:, 1].max(), label.y0)

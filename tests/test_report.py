@@ -294,8 +294,10 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     page = render_html(SimpleNamespace(**{**vars(result), "controller_log": [cap]}), {})
     log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
     for txt in ("demand (tok/s)", "1.25 Mtok/s", "outdoor (°C)", "37.7 °C", "tokens first tick (tokens)", "4.04 G",
-                "duration (s)", "60 min"):
+                ">duration<", "60 min"):
         assert txt in log_html, txt
+    # a duration's cells carry their own unit (h, min, s): the header names none (it read "duration (s)" over "60 min")
+    assert "duration (s)" not in log_html
     assert "e+0" not in log_html and "1.24726" not in log_html
     # the end of a shedding episode logs its total as "tokens" (it read "1.5e+06"), the thermal model the room's
     # temperature, the battery its power: each in its unit's format

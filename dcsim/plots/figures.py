@@ -918,6 +918,10 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # the temperature over the facility's band only: the pool strips below it keep their own rows (the line ran
         # over mixed-fleet's "pool h100-chat" strip and its label, the audit of the figures, AUF item 10)
         y0, y1 = lo - pad, hi + pad
+        # room over the line for the panel's label (top-aligned at 0.95 of the panel, a line of 8.5 pt: under 0.2 of
+        # it): mixed-fleet's 40 degC afternoon ran through "outdoor dry-bulb", the strips taking the panel's foot
+        f = SIGNATURE_LABEL_FRAC / (1.0 - band_lo)
+        y1 = max(y1, y0 + (hi - y0) / (1.0 - f))
         ticks = MaxNLocator(nbins=3 if strips else 4).tick_values(y0, y1)
         ax2.set_yticks([v for v in ticks if y0 <= v <= y1])  # no temperature tick beside a pool strip
         ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
@@ -929,6 +933,11 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.set_xlim(edges[0], edges[-1])
     set_time_axis(ax2, ts["t_s"], report.get("clock"))
     return fig
+
+
+#: the share of the signature's lower panel, from its top, its label takes (a line of 8.5 pt top-aligned at 0.95 of a
+#: panel at least ~1 inch tall): the outdoor temperature is drawn under it
+SIGNATURE_LABEL_FRAC = 0.2
 
 
 def _legend_beside_all_panels(fig: Figure, leg: Any) -> None:

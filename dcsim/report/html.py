@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -249,7 +250,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
         ("SLO goodput", _e(fmt_si(report.get("goodput_tok_s"), "tok/s"))),
         ("Output tokens arrived / served / shed",
          " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
-        ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
+        ("PUE (energy-weighted)", _e(_fmt_pue(report.get("pue")))),
         # its fields set apart by runs of spaces on the terminal, which HTML collapses: "; " between them here
         ("Controller", _e(re.sub(r" {3,}", "; ", controller_text(report) or "never capped"))),
         (SERVED_OVER_C, (lambda t: f'{_e(t.partition(" ")[0])} <span class="note">{_e(t.partition(" ")[2])}</span>')(
@@ -404,6 +405,14 @@ def n_requests(st: Mapping[str, Any]) -> str:
 _LOCAL_TH = '<th title="the scenario\'s clock: its start date-time plus the elapsed time">local time</th>'
 
 
+def _fmt_pue(x: Any) -> str:
+    """A PUE at three decimals, as the terminal summary prints it: the shift table printed 1.44 beside 1.397 (four
+    significant figures drop a trailing zero)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    return f"{float(x):.3f}"
+
+
 def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     shifts = get_path(report, "binding.shifts", []) or []
     if not shifts:
@@ -421,7 +430,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
             f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
             f"<td>{_e(fmt_celsius(t_out))}</td>"
-            f"<td>{_e(fmt_num(sh.get('pue'), 4))}</td>"
+            f"<td>{_e(_fmt_pue(sh.get('pue')))}</td>"
             f"<td>{_e(fmt_num(sh.get('gpus_in_service'), 8))}</td></tr>")
     more = (f'<p class="note">… and {len(shifts) - limit} more (all in report.json).</p>'
             if len(shifts) > limit else "")
@@ -430,9 +439,10 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
 
 #: a controller-log field's unit by its name's suffix, each value in the dcsim.metrics.fmt format of its unit:
 #: (suffix, unit shown in the header, formatter). The fields logged (engine/controller.py, engine/flex.py) are
-#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick.
+#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick. A duration's
+#: header names no unit: its cells pick their own ("10.9 h", "60 min"; the header read "duration (s)" over them).
 _LOG_UNITS = (("_tok_s", "tok/s", lambda v: fmt_si(v, "tok/s")), ("_w", "W", lambda v: fmt_si(v, "W")),
-              ("_c", "°C", fmt_celsius), ("_s", "s", fmt_duration))
+              ("_c", "°C", fmt_celsius), ("_s", "", fmt_duration))
 
 
 def _log_field(k: str) -> tuple[str, str, Any] | None:
@@ -455,7 +465,7 @@ def _log_head(k: str) -> str:
     if field is None:
         return k.replace("_", " ")
     words, unit, _ = field
-    return words if words == unit else f"{words} ({unit})"
+    return words if words == unit or not unit else f"{words} ({unit})"
 
 
 def _log_cell(k: str, v: Any) -> str:
