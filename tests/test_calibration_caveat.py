@@ -168,7 +168,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
             errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
     # in-sample (the pool holds these rows): 6.2 % against the carry's held-out 16.5 %
     assert len(errs) == 3 and max(errs) < 0.5 * carry["max_err_tok_s_pct"]
-    # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +161 % tok/s)
+    # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +167 % tok/s; +161 % before the A100-SXM4-80GB bandwidth became the datasheet 2,039 GB/s, session 53)
     a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
     tp8_from_tp2 = ("A100-SXM4-80GB_llama-2-70b_bf16_tp8", "A100-SXM4-80GB_llama-2-70b_bf16_tp2")
     assert a100[tp8_from_tp2]["max_err_tok_s_pct"] > 100
@@ -605,7 +605,7 @@ def test_mixed_fleets_reasoning_pool_runs_beyond_its_profiles_context():
 def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
     """Finding 6: the other-TP band is the worst of the pooled fit's cross_tp rows, which on H100 and B200 are all 2x
     carries; it was applied unmarked to 4-8x carries (the one 4x carry measured, A100 Llama-2-70B TP2 -> TP8, erred
-    161 % tok/s). The band is keyed on the carry's TP ratio: a carry beyond the largest ratio measured on its GPU is a
+    167 % tok/s; 161 % before session 53's datasheet bandwidth). The band is keyed on the carry's TP ratio: a carry beyond the largest ratio measured on its GPU is a
     lower bound (≥±) and the caveat says so, with what the widest measured carries did; a 2x carry stays two-sided."""
     from dcsim.node import build_node
     from dcsim.node.catalog import carry_ratio, other_tp_band, pooled_profiles
@@ -626,7 +626,7 @@ def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
         (note,) = c["band_notes"]
         r = tp // src
         assert f"{r}x TP carry (measured at TP{src}, run at TP8) is beyond the 2x carries measured on {gpu}" in note
-        assert "the 4x carries measured on A100-SXM4-80GB erred up to 161 % tok/s" in note
+        assert "the 4x carries measured on A100-SXM4-80GB erred up to 167 % tok/s" in note
     sc = small_scenario(**QUICK)
     sc["racks"][0]["node"].update({"model": "qwen3-14b", "tensor_parallel": 8})
     r = dcsim.run(sc)
@@ -664,7 +664,7 @@ def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "transferred" and p["band_lower_bound"]
     head = squash(summary_table(r.report)).split("J / output token")[0]
-    assert "transferred (expected error ≥±45 % tok/s, ≥±23 % J/token; fp8 never measured on A100-SXM4-80GB" in head
+    assert "transferred (expected error ≥±44 % tok/s, ≥±23 % J/token; fp8 never measured on A100-SXM4-80GB" in head
     (w,) = [w for w in r.report["warnings"] if "a GPU with no FP8 peak of its own" in w]
     assert w.startswith("racks[0] (r): fp8 on A100-SXM4-80GB") and "W8A16" in w and "t_fp8_layer_s" in w
     sc["racks"][0]["node"].update({"gpu": "H100-SXM"})

@@ -457,3 +457,12 @@ def test_a_server_max_power_below_its_full_load_draw_is_refused():
     with pytest.raises(ValidationError, match=r"server.server_max_w: 100 W is below .* 8404 W"):
         GpuSpec(server={**srv, "server_max_w": "100 W"}, **kw)
     assert GpuSpec(server={**srv, "server_max_w": "8.5 kW"}, **kw).server.server_max_w == 8500.0
+
+
+def test_a100_hbm_bandwidth_is_the_datasheet_column_of_each_board():
+    """NVIDIA's A100 datasheet ([A100-DS], docs/sources.md) gives "GPU Memory Bandwidth" per board: 1,555 GB/s for the
+    A100 40GB SXM (HBM2), 2,039 GB/s for the A100 80GB SXM (HBM2e). The 80 GB board read [HWT]'s rounded 2.0 TB/s
+    until session 53 (docs/node.md, thirty-first pass), 2 % short of the bandwidth its Splitwise decode steps ran at."""
+    g = gpu_catalog()
+    assert g["A100-SXM4-40GB"].hbm_bw == pytest.approx(1.555e12, rel=1e-9)
+    assert g["A100-SXM4-80GB"].hbm_bw == pytest.approx(2.039e12, rel=1e-9)
