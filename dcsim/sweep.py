@@ -54,7 +54,7 @@ from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import check_scheduler_address, overlapping_paths, scheduler_arg
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
-from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
+from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash, yaml_kind
 from dcsim.scenario.base import FieldError, NoBoolNumbers
 from dcsim.scenario.paths import param_name, split_path
 
@@ -421,7 +421,7 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
     else:
         p = Path(source)
         raw, label, bdir = read_yaml(p), str(p), p.resolve().parent
-    if isinstance(raw, dict) and "base" not in raw and "racks" in raw:
+    if yaml_kind(raw)[0] == "scenario":
         # a scenario given as a sweep file (`dcsim sweep reference.yaml`) listed nine errors ("base: Field
         # required", "duration: Extra inputs are not permitted", ...)
         raise ScenarioError(label, [("", "a scenario, not a sweep file (it has racks:, no base:): run it with "
@@ -902,9 +902,8 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
                                                    "the sweep varies")])
     try:
         raw = read_yaml(bp)
-        if isinstance(raw, dict) and ("parameters" in raw or "base" in raw) and "racks" not in raw:
-            # a sweep file's parameters: may be left out; base: is required in it and no scenario key
-            key = "parameters" if "parameters" in raw else "base"
+        kind, key = yaml_kind(raw)
+        if kind == "sweep":  # a sweep file's parameters: may be left out; base: is required in it
             raise ScenarioError(spec._label, [("", f"a sweep file (it has {key}:), not a scenario: base names "
                                                    "the scenario file the sweep varies")])
         return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent, label=str(bp))

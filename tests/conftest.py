@@ -117,3 +117,49 @@ def cielab(c) -> np.ndarray:
     f = [v ** (1 / 3) if v > 216 / 24389 else (24389 / 27 * v + 16) / 116
          for v in xyz / np.array([0.95047, 1.0, 1.08883])]
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+#: docs/sources.md's marks, not publications: [S] a figure read through a secondary source, [D] one derived in dcsim
+SOURCE_MARKS = frozenset({"S", "D"})
+#: entries whose text names no address and no publication (their addresses were lost before docs/sources.md was
+#: written: CALIBRATION.md had the same text), each allowed by name with why, so a new one fails
+SOURCE_UNADDRESSED = {"SMI": "'a public GitHub markdown note; H100-80GB fixture in a Go test': the addresses were lost"}
+#: a cited tag in a text: [KEY] with a letter first ("[ML3]", "[ML3-bench]", "[AZ23]"); units in brackets ([W]) are
+#: not written in the texts these tests read
+CITED_TAG = r"\[([A-Za-z][A-Za-z0-9\-_.]*)\]"
+_ADDRESS = (r"https?://|github\.com|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|io|net|ai|page|blog|tech|news|quest|sg|edu|gov"
+            r"|dev)\b|`[\w.-]+/[\w.-]+`|@[0-9a-f]{7,40}\b|\([0-9a-f]{7,40}\)")
+_PUBLICATION = (r"arXiv \d{4}\.\d{4,5}|\bdoi\b|\b(?:ISCA|ASPLOS|HPCA|SOSP|NeurIPS|FAccT|IEEE|ACM)\b|White Paper"
+                r"|datasheet|\"[^\"]{10,}\"[^.]*\b(?:19|20)\d{2}\b|\bEnergy \(\d{4}\)")
+
+
+def source_entries() -> dict[str, str]:
+    """docs/sources.md as {tag: its entry's text}: each ``**[KEY]**`` (each key of a ``**[A]/[B]**`` group) with the
+    text up to the next tag of its line."""
+    import re
+    out = {}
+    for line in (ROOT / "docs" / "sources.md").read_text().splitlines():
+        if line.startswith("- **["):
+            parts = re.split(r"\*\*((?:\[[^\]]+\]/?)+)\*\*", line[2:])
+            for group, body in zip(parts[1::2], parts[2::2]):
+                for k in re.findall(r"\[([^\]]+)\]", group):
+                    out[k] = body.strip()
+    return out
+
+
+def citation_problems(text: str, where: str, entries: dict[str, str] | None = None) -> list[str]:
+    """What is wrong with the citations of ``text`` (``where``: what it is, for the message): each tag it cites must
+    be an entry of docs/sources.md (a typo, [ML33], is no entry) whose text gives an address (a URL, a site, a
+    repository or commit) or a publication (an arXiv number, a DOI, a venue, a titled and dated paper, a datasheet);
+    the marks [S] and [D] are entries with neither by definition."""
+    import re
+    entries = source_entries() if entries is None else entries
+    bad = []
+    for tag in re.findall(CITED_TAG, text):
+        body = entries.get(tag)
+        if body is None:
+            bad.append(f"{where}: [{tag}] is no entry of docs/sources.md")
+        elif tag not in SOURCE_MARKS and tag not in SOURCE_UNADDRESSED and not (
+                re.search(_ADDRESS, body) or re.search(_PUBLICATION, body)):
+            bad.append(f"{where}: [{tag}]'s entry in docs/sources.md gives no address or publication: {body[:80]}")
+    return bad

@@ -991,3 +991,36 @@ def test_the_jpt_error_bars_per_level_are_read_in_one_place():
     assert jpt_band_pct_by_level(band) == [19.3, 19.2, 0.0]
     assert jpt_band_pct_by_level(band, ["it"]) == [19.2]
     assert jpt_band_pct_by_level(None) == jpt_band_pct_by_level({}) == [0.0, 0.0, 0.0]
+
+
+def test_dcsim_compare_writes_each_runs_j_per_token_in_its_table_json_and_bar_figure(runs, tmp_path, capsys,
+                                                                                       monkeypatch):
+    """End to end through the command line (``dcsim compare air liquid plus20 --out DIR``): the J/token figures of
+    each run's report.json, at each level, are the table's rows, compare.json's values and the heights of the bars
+    of the compare_jpt.png the command writes (the figure captured as it is saved), each run's bars under its own
+    label. The tests above check the figure function (``overlay_figures``) alone; this one what a user gets."""
+    import dcsim.report.write as W
+    from dcsim.cli import main as cli
+
+    base, *_ = runs
+    saved = []
+    real = W._png_bytes
+    monkeypatch.setattr(W, "_png_bytes", lambda fig: saved.append(fig) or real(fig))
+    names = ["air", "liquid", "plus20"]
+    out = tmp_path / "cmp"
+    assert cli(["compare", *(str(base / n) for n in names), "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    reports = [json.loads((base / n / "report.json").read_text())["joules_per_output_token"] for n in names]
+    written = json.loads((out / "compare.json").read_text())
+    assert (out / "compare_jpt.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "compare_jpt.png" in written["files"]
+    (fig,) = [f for f in saved if f.axes and f.axes[0].get_ylabel() == "energy per output token (J/token)"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["GPU", "IT", "facility"]
+    assert [c.get_label().split(" (")[0] for c in ax.containers] == names
+    for level, row_name in (("gpu", "J/token, GPU"), ("it", "J/token, IT"), ("facility", "J/token, facility")):
+        want = [r[level] for r in reports]
+        assert written["metrics"][f"joules_per_output_token.{level}"]["values"] == want, level
+        assert [c[("gpu", "it", "facility").index(level)].get_height() for c in ax.containers] == want, level
+        row = _row(table, row_name)
+        assert all(f"{v:.4g}" in row for v in want), (row, want)

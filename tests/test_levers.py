@@ -77,8 +77,16 @@ def test_speculative_more_flops_per_token_but_faster_memory_bound_decode(base):
 def test_mtp_presets_encode_published_speedups():
     assert tokens_per_step(SpeculativeSpec(**PRESETS["mtp-chat"]["speculative"])) == 2.5
     assert tokens_per_step(SpeculativeSpec(**PRESETS["mtp-code-math"]["speculative"])) == 5.0
+    # each preset names its source: a tag of docs/sources.md whose entry gives an address or a publication, else a
+    # paper by its arXiv number, or a definition (fp8-kv: 1 byte against 2); until session 53 any text passed
+    import re
+    from conftest import CITED_TAG, citation_problems
     for name, p in PRESETS.items():
-        assert p["source"] and p["figure"], name
+        assert p["figure"], name
+        src = p["source"]
+        assert re.search(CITED_TAG, src) or re.search(r"arXiv \d{4}\.\d{4,5}", src) or src.startswith("definition"), \
+            (name, src)
+        assert not citation_problems(src, f"preset {name}"), citation_problems(src, f"preset {name}")
 
 
 def test_layer_skip_scales_linear_flops_and_weight_bytes(base):

@@ -7,7 +7,10 @@ import pytest
 
 from dcsim.routing import ROUTERS, LeastOutstanding, PowerAware, RoundRobin, get_router
 from dcsim.serving import Replica
+from dcsim.scenario.serving import ServingSpec
 from dcsim.serving.metrics import ServingMetrics
+
+SAMPLE_SIZE = ServingSpec.model_fields["latency_sample_size"].default  # what a run passes by default
 
 
 def _reqs(m, seed=0):
@@ -84,7 +87,7 @@ class _Node:
 def _serve(name, n_rep=4, T=300.0):
     reps = [Replica(_Node()) for _ in range(n_rep)]
     router = get_router(name, n_rep)
-    metrics = ServingMetrics(["chat"], [2.0], [0.1], seed=0)
+    metrics = ServingMetrics(["chat"], [2.0], [0.1], sample_size=SAMPLE_SIZE, seed=0)
     rng = np.random.default_rng(8)
     served = np.zeros(n_rep)
     imbalance = []

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from dcsim.serving import FinishedBatch
+from dcsim.scenario.serving import ServingSpec
 from dcsim.serving.metrics import LogHistogram, ServingMetrics
+
+SAMPLE_SIZE = ServingSpec.model_fields["latency_sample_size"].default  # what a run passes by default
 
 
 def _batch(n, seed, n_cls=2):
@@ -87,7 +90,7 @@ def test_slo_attainment_goodput_and_counts_by_hand():
 
 
 def test_report_quantiles_match_numpy_per_class():
-    m = ServingMetrics(["a", "b"], [1.0, 2.0], [0.05, 0.1], seed=3)
+    m = ServingMetrics(["a", "b"], [1.0, 2.0], [0.05, 0.1], sample_size=SAMPLE_SIZE, seed=3)
     fbs = [_batch(20_000, s) for s in range(5)]
     for fb in fbs:
         m.add(fb)
@@ -155,7 +158,7 @@ def test_run_wide_figures_weight_each_class_by_the_requests_it_stands_for():
     mix — here class 1 sampled at half the rate of class 0 counts twice (audit L #6: mixed-fleet's run-wide TTFT p99
     read 283 s against 2.88 s, the reasoning pool over-sampled). Per-class figures stay as sampled."""
     fb = _batch(40_000, 7)
-    m = ServingMetrics(["a", "b"], [0.5, 0.5], [None, None], seed=1)
+    m = ServingMetrics(["a", "b"], [0.5, 0.5], [None, None], sample_size=SAMPLE_SIZE, seed=1)
     m.add(fb)
     m.class_weight = np.array([1.0, 2.0])
     rep = m.to_report(100.0)

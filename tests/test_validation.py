@@ -4,6 +4,7 @@ Every row must be within its tolerance unless it is listed in KNOWN_FAILURES wit
 a row that passes today and regresses fails this test.
 """
 
+import re
 import warnings
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def test_coverage_and_tolerances(cases):
                  "SRV-H100-SXM-datasheet", "SRV-B200-datasheet", "LOMO-H100-SXM_llama-3.1-8b_bf16_tp1-mape_tok_s"):
         assert need in ids, need
     ml3_held = [c for c in cases if c.kind == "held-out" and c.source.startswith("[ML3]") and c.unit in ("tok/s", "J/tok")]
+    # every row's source: the tags it cites are entries of docs/sources.md with an address or a publication (until
+    # session 53 only "[ML3]"'s text was read: "[ML33]" passed), or, with no tag, a file of the repository it names
+    from conftest import CITED_TAG, ROOT, citation_problems, source_entries
+    entries, bad = source_entries(), []
+    for c in cases:
+        if re.search(CITED_TAG, c.source):
+            bad += citation_problems(c.source, c.id, entries)
+        elif not (ROOT / c.source.split()[0]).is_file():
+            bad.append(f"{c.id}: its source cites no tag and names no file of the repository: {c.source[:60]}")
+    assert not bad, "\n".join(bad)
     assert len(ml3_held) >= 20
     assert len({c.inputs.split(",")[0] for c in ml3_held}) >= 5  # several GPU x model configurations
     for c in cases:

@@ -58,8 +58,8 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import (CurtailmentEvent, below_contract, curtailment_events, curtailment_summary, notice_over,
-                              series_at)
+from dcsim.power.grid import (CurtailmentEvent, below_contract, cap_over, curtailment_events, curtailment_summary,
+                              notice_over, series_at)
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
@@ -483,10 +483,38 @@ class Flex:
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
     fault_caps: list = field(default_factory=list)  # the curtailment faults' cap lowerings (curtailment_caps, once)
+    # the utility requests' meter cap over each tick of the run (power.grid.cap_over) and the ticks that are a
+    # request's notice (power.grid.notice_over), computed once per run by build_flex (None: no requests, or a Flex
+    # built otherwise: request_caps and notice_ticks compute them for the ticks asked)
+    request_cap_w: np.ndarray | None = None
+    notice: np.ndarray | None = None
 
     @property
     def top(self) -> int:
         return self.m.clocks.size - 1
+
+    def _precomputed(self, arr, i0: int, i1: int, dt: float):
+        """``arr[i0:i1]`` where ``arr`` (a per-run array) covers ticks ``i0 .. i1-1`` of this run's tick length, else
+        ``None``."""
+        if arr is None or dt != self.dt or not 0 <= i0 <= i1 <= arr.size:
+            return None
+        return arr[i0:i1]
+
+    def request_caps(self, i0: int, i1: int, dt: float) -> np.ndarray:
+        """The utility requests' meter cap [W] over each tick ``i0 .. i1-1`` (:func:`~dcsim.power.grid.cap_over`):
+        the slice of ``request_cap_w``, computed once per run, or computed here for a Flex built without it. Until
+        session 53 it was computed on every call of :func:`dcsim.engine.loop.exogenous` (several per chunk)."""
+        got = self._precomputed(self.request_cap_w, i0, i1, dt)
+        return got if got is not None else cap_over(self.events, np.arange(i0, i1) * dt, dt, self.contract_w)
+
+    def notice_ticks(self, i0: int, i1: int) -> np.ndarray:
+        """True on the ticks ``i0 .. i1-1`` that are a request's notice (:func:`~dcsim.power.grid.notice_over` on the
+        run's requests' caps, computed once per run; until session 53 the caps were recomputed in it per chunk)."""
+        got = self._precomputed(self.notice, i0, i1, self.dt)
+        if got is not None:
+            return got
+        t = np.arange(i0, i1) * self.dt
+        return notice_over(self.events, t, self.dt, self.contract_w, cap_w=self.request_caps(i0, i1, self.dt))
 
     def battery_lift_w(self, cap_w):
         """How far [W] the battery may lift the meter budget above the cap ``cap_w`` (per tick or one figure): its
@@ -538,6 +566,10 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     price, carbon = price_carbon_per_tick(m, t_mid)
     fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon,
               fault_caps=curtailment_caps(m))
+    if events:  # the requests' caps and notice ticks, once per run (exogenous and FlexChunk read slices)
+        t0 = np.arange(n_ticks) * dt
+        fx.request_cap_w = cap_over(events, t0, dt, contract)
+        fx.notice = notice_over(events, t0, dt, contract, cap_w=fx.request_cap_w)
     cv = m.curves
     fx.it_max_w = 1.05 * float(max(np.max(cv.it_pq), np.max(cv.it_c)))
     fx.policy_none = sc.controller.policy == "none"
@@ -595,7 +627,7 @@ class FlexChunk:
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
         # announced before the tick starts and not a request's tick (power.grid.notice_over: causal)
-        self.notice = notice_over(fx.events, ex.t_s, fx.dt, fx.contract_w).tolist() if fx.events else [False] * n
+        self.notice = fx.notice_ticks(i0, i0 + n).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)

@@ -115,7 +115,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     contract = float(m.facility.interconnect_w)
     cap = cap_over(caps, t, dt, contract)
     if flex is not None and flex.events:
-        cap_req = cap_over(flex.events, t, dt, contract)
+        cap_req = flex.request_caps(i0, i1, dt)  # cap_over of the requests, computed once per run (build_flex)
         request = below_contract(cap_req, contract)  # the one rule (power.grid; notice_over reads it too)
         cap = np.minimum(cap, cap_req)
     else:

@@ -156,7 +156,7 @@ def below_contract(cap_w, contract_w: float):
     return np.asarray(cap_w, dtype=float) < float(contract_w) * (1 - 1e-12)
 
 
-def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
+def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float, cap_w=None):
     """True where a tick [t0, t0 + ``dt_s``) starts inside a request's notice window (start − notice ≤ t0 < start) and
     is no request's tick: the requests' cap over it (:func:`cap_over`) is not below the contract ``contract_w``
     (:func:`below_contract`, the rule the engine's ``Exogenous.request`` reads). A controller acts on a notice only at
@@ -172,12 +172,18 @@ def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: f
     tick inside one request's notice window that a still earlier request capped read as a notice tick here; then, for
     part of that session, every tick overlapping a request was left out, a request whose cap lies above the contract
     included (a second definition of a request's tick beside the engine's): such a tick inside a later request's
-    notice window was neither notice nor request, and the battery did not pre-charge on it."""
+    notice window was neither notice nor request, and the battery did not pre-charge on it.
+
+    ``cap_w``: the requests' cap over each tick, :func:`cap_over` of the same ``events``, ``t0_s``, ``dt_s`` and
+    ``contract_w``, where the caller has it (the engine computes it once per run, ``Flex.request_cap_w``); ``None``
+    computes it here. Until session 53 it was always computed here, once per chunk of ticks beside the engine's own."""
     t0 = np.asarray(t0_s, dtype=float)
     announced = np.zeros(t0.shape, dtype=bool)
     for ev in events:
         announced |= (t0 >= ev.start_s - ev.notice_s) & (t0 < ev.start_s)
-    return announced & ~below_contract(cap_over(events, t0, dt_s, contract_w), contract_w)
+    if cap_w is None:
+        cap_w = cap_over(events, t0, dt_s, contract_w)
+    return announced & ~below_contract(cap_w, contract_w)
 
 
 def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:

@@ -32,7 +32,7 @@ from dcsim.scenario.workload import WorkloadSpec
 
 __all__ = [
     "Scenario", "RackGroupSpec", "ControllerSpec", "EconomicsSpec", "ScenarioError",
-    "load_scenario", "apply_overrides", "parse_set", "scenario_hash",
+    "load_scenario", "apply_overrides", "parse_set", "scenario_hash", "yaml_kind",
 ]
 
 
@@ -620,6 +620,31 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
+#: the top-level keys that mark a sweep file (dcsim.sweep.SweepSpec's ``parameters`` and ``base``) and a scenario
+#: (``racks``, which every scenario has and no sweep file)
+SWEEP_KEYS = ("parameters", "base")
+SCENARIO_KEY = "racks"
+
+
+def yaml_kind(raw: Any) -> tuple[str | None, str | None]:
+    """What a YAML file's top-level mapping is, and the key that says so: ``("sweep", "parameters" | "base")`` when it
+    has a sweep key and no ``racks:``, ``("scenario", "racks")`` when it has ``racks:`` and no ``base:``, else
+    ``(None, None)`` (neither, or both a ``racks:`` and a ``base:``: validated as what it was given as, the
+    validator naming the fields). The one rule: :func:`load_scenario` (``dcsim run``, ``validate``, ``tpf``, ``plan``,
+    the phase diagram, ``dcsim.run``) refuses a "sweep", :func:`dcsim.sweep.load_sweep` (``dcsim sweep``) a
+    "scenario", and a sweep's ``base:`` a "sweep". Until session 53 each of the three wrote its own test of the keys
+    (the scenario loader and the sweep's base one rule, the sweep loader its converse)."""
+    if not isinstance(raw, dict):
+        return None, None
+    scenario = SCENARIO_KEY in raw
+    sweep = next((k for k in SWEEP_KEYS if k in raw), None)
+    if sweep is not None and not scenario:
+        return "sweep", sweep
+    if scenario and "base" not in raw:
+        return "scenario", SCENARIO_KEY
+    return None, None
+
+
 def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
     """TypeError unless ``scenario`` is a path (str or os.PathLike), a dict or a :class:`Scenario`, naming the
     argument ``name`` (the input audit AUH of 2026-12-05, 9: ``dcsim.run(42)`` raised pathlib's ``expected str,
@@ -662,10 +687,10 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     if base_dir is not None:
         bdir = Path(base_dir)
     label = named if label is None else str(label)
-    if isinstance(raw, dict) and ("parameters" in raw or "base" in raw) and "racks" not in raw:
+    kind, key = yaml_kind(raw)
+    if kind == "sweep":
         # a sweep file given as a scenario (`dcsim validate sweep.yaml`) listed eight errors ("duration: required
         # field is missing", "base: unknown key", ...) instead of saying what the file is
-        key = "parameters" if "parameters" in raw else "base"
         raise ScenarioError(label, [("", f"a sweep file (it has {key}:), not a scenario: run it with `dcsim sweep "
                                          f"{excerpt(named, 60, quote=False)}` (dcsim.sweep.run_sweep in Python)")])
     written = raw

@@ -127,6 +127,12 @@ class PowerChainSpec(Spec):
         None, description="on-site generator rating (recorded only: no utility outage is modelled, so it limits "
         "nothing; dcsim validate warns)")
 
+    def fixed_load_w(self, interconnect_w: float) -> float:
+        """The fixed facility loads [W]: ``fixed_load``, or with none given FIXED_LOAD_FRACTION of the interconnect
+        ``interconnect_w`` [W] (the facility model reads it here, the rule's one home, without importing the
+        scenario layer)."""
+        return float(self.fixed_load if self.fixed_load is not None else FIXED_LOAD_FRACTION * interconnect_w)
+
 
 # --------------------------------------------------------------------------- cooling
 class ChillerPlantSpec(Spec):
@@ -695,6 +701,12 @@ class ThermalDynamicsSpec(Spec):
         "allowable inlet range (not shed); None = THERMAL_KIND_DEFAULTS (air: ASHRAE A1 allowable maximum 32 degC "
         "[ASH]; liquid: none). Servers rated A2 allow 35 degC; the default GPU r_th_k_per_w assumes a design that "
         "just meets A2")
+
+    @property
+    def kind_defaults(self) -> dict[str, float]:
+        """THERMAL_KIND_DEFAULTS of this ``kind``: the figures a field left None takes (dcsim.thermal.dynamics reads
+        them here, without importing the scenario layer)."""
+        return THERMAL_KIND_DEFAULTS[self.kind]
 
 
 class BatteryStorageSpec(Spec):

@@ -17,11 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dcsim.scenario.serving import ServingSpec
 from dcsim.serving.replica import FinishedBatch
-
-#: the per-class latency reservoir's size: ServingSpec.latency_sample_size, its one home
-DEFAULT_SAMPLE_SIZE = int(ServingSpec.model_fields["latency_sample_size"].default)
 
 __all__ = ["LogHistogram", "ServingMetrics", "QUANTILES"]
 
@@ -128,11 +124,13 @@ class ServingMetrics:
 
     ``class_names`` and the SLOs (s; ``None`` or ``inf`` = no SLO) come from the workload's
     classes. ``seed`` (a :class:`numpy.random.SeedSequence` or int) drives the reservoir sample
-    of ``sample_size`` finished requests per class.
+    of ``sample_size`` finished requests per class: the caller's figure, no default here (the engine passes
+    ``serving.latency_sample_size``, whose default is ServingSpec's, its one home; until session 53 this module
+    imported the spec to repeat it).
     """
 
     def __init__(self, class_names: Sequence[str], slo_ttft_s: Sequence[float | None],
-                 slo_tpot_s: Sequence[float | None], sample_size: int = DEFAULT_SAMPLE_SIZE,
+                 slo_tpot_s: Sequence[float | None], *, sample_size: int,
                  seed: np.random.SeedSequence | int | None = 0, rel_err: float = 0.005):
         self.class_names = list(class_names)
         k = len(self.class_names)

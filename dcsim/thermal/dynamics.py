@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS
 from dcsim.thermal.cooling import CP_WATER, RHO_WATER
 
 #: share of the IT heat that follows the GPUs' power when they throttle: cooling_failure_response's default (simulate
@@ -122,7 +121,7 @@ def thermal_params(spec, design_heat_w: float, setpoint_c: float) -> ThermalPara
     else:
         cap, dis, rec, init = 0.0, 0.0, 0.0, 0.0
     g = spec.gpu
-    d = THERMAL_KIND_DEFAULTS[spec.kind]
+    d = spec.kind_defaults  # THERMAL_KIND_DEFAULTS of the spec's kind (the spec's own figures)
 
     def pick(value, key):
         return float(d[key] if value is None else value)

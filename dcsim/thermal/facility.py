@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from dcsim.power.delivery import pdu_loss_w, transformer_loss_w, ups_loss_w
-from dcsim.scenario.facility import FIXED_LOAD_FRACTION
 from dcsim.thermal import cooling as C
 from dcsim.thermal.psychro import dew_point_from_wet_bulb_c, dry_bulb_on_wet_bulb_line_c
 from dcsim.thermal.weather import Weather, build_weather
@@ -525,7 +524,7 @@ def build_facility(spec, base_dir: Path | None = None, seed_seq=None, clock_s: f
         interconnect_w=inter,
         transformer_rating_w=float(pc.transformer_rating or inter),
         ups_rating_w=float(pc.ups_rating or inter),
-        fixed_w=float(pc.fixed_load if pc.fixed_load is not None else FIXED_LOAD_FRACTION * inter),
+        fixed_w=pc.fixed_load_w(inter),  # FIXED_LOAD_FRACTION of the interconnect unless given
         capacity_w=capacity,
         generator_w=None if pc.generator is None else float(pc.generator),
         quick_study=quick,
