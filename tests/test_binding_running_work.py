@@ -115,8 +115,10 @@ def test_a_pool_whose_clock_the_budget_drops_is_power_bound_while_its_running_wo
     waits at its door. Until 2026-12-05 those ticks read demand with held_tokens 0; now the running work the clock
     held back counts, and they read power. The 06:00-07:13 ticks before it, the pool keeping up at clock 0.86-0.87,
     stay demand where nothing waits at the door."""
+    # the split that moved the budget (until session 53); the default (controller.shared_split: useful_clock) gives the
+    # reasoning pool no clock the chat pool needs, and the chat pool stays at full clock (tests/test_shared_split.py)
     res = dcsim.run(MIXED, overrides={"fidelity": "request", "start": "2026-07-15T06:00", "duration": "80 min",
-                                      "expect": {}})
+                                      "expect": {}, "controller.shared_split": "tokens"})
     ts = res.timeseries
     minute = np.rint(ts["t_s"] / 60.0).astype(int)  # minutes since 06:00
     slowed = np.isin(minute, [74, 75, 76, 78, 79])  # 07:14-07:16, 07:18-07:19

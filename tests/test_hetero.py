@@ -412,8 +412,10 @@ def test_a_pool_run_critically_loaded_at_a_capped_clock_is_power_bound_at_fluid_
     the critically loaded ticks read power there too."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
+    # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
     res = dcsim.run(sc, overrides={"start": "2026-07-15T07:30", "duration": "2 h", "expect": {},
-                                   "serving.slo_estimate": False})
+                                   "serving.slo_estimate": False, "controller.shared_split": "tokens"})
     ts = res.timeseries
     m = build_models(res.scenario)
     clock = ts["pool0_controller_clock"]
@@ -439,7 +441,9 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     targets: 3,780 s over (+0.34 %) before, 180 s (+0.02 %) after, the pools' tokens within 0.1 %."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
-    ov = {"duration": duration, "start": start, "expect": {}}
+    # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
+    # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
+    ov = {"duration": duration, "start": start, "expect": {}, "controller.shared_split": "tokens"}
     req = dcsim.run(sc, overrides={**ov, "fidelity": "request"})
     flu = dcsim.run(sc, overrides=ov).report
     rep, ts = req.report, req.timeseries
@@ -669,8 +673,11 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     and whose work in the system grew 57 k and 22 k tokens with nothing at the door, and 00:01:30 between them (its
     count draining by the spare capacity, 19.7 k tokens left), read power where they read demand
     (tests/binding_check.py found the two)."""
+    # the split these ticks were pinned under (until session 53); the default (controller.shared_split: useful_clock)
+    # gives the 8B pool, whose full-load rate at 0.97 is within RHO_MAX of full clock's, its clock later: 37 such ticks
     sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
-                      "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request"})
+                      "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request",
+                      "controller.shared_split": "tokens"})
     res = dcsim.run(sc)
     ts = res.timeseries
     m = build_models(load_scenario(sc))

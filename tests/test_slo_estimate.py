@@ -666,7 +666,10 @@ def test_a_pool_given_its_whole_need_on_a_shared_cap_waits_in_its_critical_queue
     (tests/test_hetero.py compares the two); now they wait in the queue the controller regulates: 0.747 s."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
-    rep = dcsim.run(sc, overrides={"duration": "90 min", "start": "2026-07-15T09:00", "expect": {}}).report
+    # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
+    # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
+    rep = dcsim.run(sc, overrides={"duration": "90 min", "start": "2026-07-15T09:00", "expect": {},
+                                   "controller.shared_split": "tokens"}).report
     chat = rep["serving"]["per_class"]["chat"]
     assert 0.5 <= chat["latency_s"]["ttft"]["p50"] <= 1.0
     assert 0.35 <= chat["slo_attainment"] <= 0.6  # 0.477 measured (request fidelity 0.457); 0.667 before
@@ -770,7 +773,9 @@ def test_critically_loaded_replicas_ttft_p99_is_within_its_accepted_band_and_war
     2026-12-05 the warning said "25 % short" without a band or a cause)."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
-    ov = {"duration": "30 min", "start": "2026-07-15T07:40", "expect": {}, "seed": 8}
+    # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
+    # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
+    ov = {"duration": "30 min", "start": "2026-07-15T07:40", "expect": {}, "seed": 8, "controller.shared_split": "tokens"}
     flu = dcsim.run(sc, overrides=dict(ov, fidelity="fluid")).report
     req = dcsim.run(sc, overrides=dict(ov, fidelity="request")).report
     f, r = (x["serving"]["per_class"]["chat"]["latency_s"]["ttft"]["p99"] for x in (flu, req))
@@ -926,11 +931,14 @@ def test_a_light_mixed_fleet_window_gets_no_shared_cap_band_and_a_loaded_one_doe
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
     head = "SLO estimate: several model pools capped on a shared budget"
-    light = dcsim.run(sc, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}})
+    # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
+    # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
+    tok = {"controller.shared_split": "tokens"}
+    light = dcsim.run(sc, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}, **tok})
     assert np.all(light.timeseries["mode"] == 1)  # capped: the old warning's only condition
     assert not [w for w in light.report["warnings"] if w.startswith(head)]
     assert not [n for n in light.report.get("notes") or [] if isinstance(n, str) and n.startswith(head)]
-    loaded = dcsim.run(sc, overrides={"duration": "20 min", "start": "2026-07-15T07:30", "expect": {}}).report
+    loaded = dcsim.run(sc, overrides={"duration": "20 min", "start": "2026-07-15T07:30", "expect": {}, **tok}).report
     warn = [w for w in loaded["warnings"] if w.startswith(head)]
     assert len(warn) == 1 and "pool h100-chat run critically loaded" in warn[0]
     assert "(on 20 of 20 ticks, 100 % of the run; 100 % of the pool's requests" in warn[0] and "-35 to -15 %" in warn[0]

@@ -23,7 +23,7 @@ import numpy as np
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
-from dcsim.serving.slo_estimate import clock_cost_tok_s, clock_holds_rate, critically_loaded
+from dcsim.serving.slo_estimate import clock_cost_tok_s, clock_holds_rate, critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_simulated, facility_binding
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -290,6 +290,20 @@ def pool_availability(m, t0_s, dt: float, extra=None) -> np.ndarray:
     return a
 
 
+def useful_clock_level(groups, clocks: np.ndarray) -> int:
+    """The lowest clock level (index into ``clocks``) from which the replicas of ``groups`` at full load serve what
+    full clock would: every level from it up has a full-load rate (:func:`~dcsim.serving.slo_estimate.full_load_tok_s`)
+    that :func:`~dcsim.serving.slo_estimate.clock_holds_rate` does not count as held down by the clock (within
+    :data:`~dcsim.serving.slo_estimate.RHO_MAX` of full clock's, the binding label's one rule). A compute-bound pool's
+    is full clock (the H100 chat pool of mixed-fleet: 0.978 of its full-clock rate at 0.97); a memory-bound one's
+    lower (its KV-bound B200 reasoning pool: 0.985 at 0.30, the lowest level). The shared budget's split
+    (:meth:`PoolTicker._split_shared`) gives clock above it only where every pool has its own."""
+    full = np.asarray(full_load_tok_s(groups, clocks, clocks), float)
+    held = clock_holds_rate(full, np.full(full.shape, full[-1]))
+    below = np.flatnonzero(held)
+    return int(below[-1] + 1) if below.size else 0
+
+
 class PoolTicker:
     """The multi-pool controller step and its per-chunk record (module docstring).
 
@@ -309,6 +323,12 @@ class PoolTicker:
         self.top_rate = [float(p.curves.rate_pq[-1, -1]) for p in m.pools]  # full clock, rack limits
         self.compute = [p.curves.compute_tok_s for p in m.pools]
         self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
+        # the lowest clock level whose full-load rate already serves what full clock would (useful_clock_level): the
+        # clock beyond it buys a pool no tokens worth a shared budget's watts, and its curve there
+        self.split_rule = m.scenario.controller.shared_split
+        self.useful_level = [useful_clock_level([m.groups[g] for g in p.groups], m.clocks) for p in m.pools]
+        self.useful_top = [float(p.curves.rate_pq[k, -1]) for p, k in zip(m.pools, self.useful_level)]
+        self.useful_curve = [(p.curves.rate_pq[k], p.curves.it_pq[k]) for p, k in zip(m.pools, self.useful_level)]
         self._ec: dict[int, EffectiveClock] = {}  # per pool, built on first use (_effective_clock)
         self.backlog = [0.0] * self.n
         self.window: list[ArrivalWindow] | None = None  # per pool: the work younger than the hold limit
@@ -356,24 +376,21 @@ class PoolTicker:
             self.budgets = [float(self.joint.it_w(p, limits[p], a[p])) if modes[p] == 1 else float("inf")
                             for p in range(n)]
             return (1 if 1 in modes else 0), limits, modes
-        limits = self.joint.split_one(need, b, a)
-        self.budgets = self._share_budget(need, limits, b, a)
+        if self.split_rule == "tokens":  # the rule until session 53 (controller.shared_split)
+            limits = self.joint.split_one(need, b, a)
+            self.budgets = self._share_budget(need, limits, b, a)
+        else:
+            limits, self.budgets = self._split_shared(need, b, a)
         return 1, limits, [1] * n
 
-    def _uncapped_it_w(self, p: int, need: float, ap: float) -> float:
-        """IT power (W) of pool ``p`` uncapped (full clock, even load; its racks' limits applied) serving its waiting
-        work ``need`` (tokens/s), at most its top, with a fraction ``ap`` (> 0) of its replicas in service."""
-        rr, ii = self.top_curve[p]
-        ovh = self.m.pools[p].overhead_w
-        return in_service_it_w(float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)), ap, ovh)
-
     def _share_budget(self, need: list[float], limits: list[float], b: float, a: list[float]) -> list[float]:
-        """Each pool's IT budget (W) on a tick the shared budget ``b`` caps: what its rate limit costs on its frontier
-        (the joint split), plus the budget the split left unspent, shared in proportion to what each pool lacks of
-        its uncapped draw (full clock, even load, its waiting work). Until 2026-12-04 every pool ran at its
-        frontier's point, the least power for its rate: mixed-fleet at midnight capped both pools with the facility
-        at 357 of its 510 kW budget, the chat pool at clock 0.30 (its SLO attainment 6.6 % over the day against
-        44.4 % alone with the same demand)."""
+        """``controller.shared_split: tokens`` (the rule until session 53): each pool's IT budget (W) on a tick the
+        shared budget ``b`` caps: what its rate limit costs on its frontier (the joint split of its whole waiting
+        work), plus the budget the split left unspent, shared in proportion to what each pool lacks of its uncapped
+        draw (full clock, even load, its waiting work). Until 2026-12-04 every pool ran at its frontier's point, the
+        least power for its rate: mixed-fleet at midnight capped both pools with the facility at 357 of its 510 kW
+        budget, the chat pool at clock 0.30 (its SLO attainment 6.6 % over the day against 44.4 % alone with the same
+        demand)."""
         n = self.n
         base, short = [0.0] * n, [0.0] * n
         for p in range(n):
@@ -384,6 +401,65 @@ class PoolTicker:
         tot = sum(short)
         f = min(1.0, left / tot) if tot > 0 else 0.0
         return [base[p] + f * short[p] for p in range(n)]
+
+    def _split_shared(self, need: list[float], b: float, a: list[float]) -> tuple[list[float], list[float]]:
+        """Each pool's rate limit (tokens/s) and IT budget (W) on a tick the shared budget ``b`` caps, in three steps.
+
+        1. The joint split (:meth:`~dcsim.engine.tables.JointFrontier.split_one`) of each pool's waiting work, up to
+           what its replicas serve at full load at their *useful clock* (:func:`useful_clock_level`): the rates the
+           budget buys, steepest tokens per W first.
+        2. The budget left, shared in proportion to what each pool lacks of its draw uncapped at that useful clock
+           (even load, its waiting work): clock headroom goes first where clock turns into tokens.
+        3. The rest, shared in proportion to what each pool lacks of its uncapped draw at full clock, as before; a pool
+           whose work step 1 left waiting gets the rate its budget then buys on its frontier, at most its work.
+
+        A pool whose full-load rate at every clock is within :data:`~dcsim.serving.slo_estimate.RHO_MAX` of its
+        full-clock one (a memory-bound pool: mixed-fleet's KV-bound reasoning pool, 74.1 k tok/s at clock 0.30 against
+        75.3 k at full clock) has its useful clock at the lowest level, so it takes clock only where every other pool
+        has its own. Until session 53 step 1 bought every pool's whole waiting work: where a memory-bound pool held
+        work (request fidelity's reasoning lane preempting, 07:14 of mixed-fleet's morning) the split spent the budget
+        on its top segments (0.3 k tok/s for 200 kW) and the chat pool, left its frontier's point, fell from clock 0.86
+        to 0.59 and held work, where fluid's reasoning pool, holding none, left both at 0.83-0.86 (docs/slo.md, "A
+        KV-bound pool near its compute ceiling on a shared budget")."""
+        n = self.n
+        ap = [x if x > 1e-12 else 1e-12 for x in a]
+        capped = [min(need[p], self.useful_top[p] * a[p]) if need[p] > 0.0 else 0.0 for p in range(n)]
+        limits = self.joint.split_one(capped, b, a)
+        base = [float(self.joint.it_w(p, limits[p], a[p])) for p in range(n)]
+        budgets = list(base)
+        for draw in (self._useful_it_w, self._uncapped_it_w):
+            short = [max(draw(p, need[p], ap[p]) - budgets[p], 0.0) for p in range(n)]
+            left = max(b - sum(budgets), 0.0)
+            tot = sum(short)
+            f = min(1.0, left / tot) if tot > 0 else 0.0
+            budgets = [budgets[p] + f * short[p] for p in range(n)]
+        for p in range(n):
+            if need[p] > limits[p] and budgets[p] > base[p]:  # the rest of its work, as far as its budget reaches
+                limits[p] = max(limits[p], min(need[p], self._frontier_rate(p, budgets[p], a[p])))
+        return limits, budgets
+
+    def _frontier_rate(self, p: int, it_w: float, a: float) -> float:
+        """The rate (tokens/s) pool ``p``'s frontier serves with IT power ``it_w`` (W), a fraction ``a`` of its replicas
+        in service (:meth:`~dcsim.engine.tables.Frontier.it_w` inverted)."""
+        f = self.joint.frontiers[p]
+        ovh = self.joint.ovh_w[p]
+        ap = a if a > 1e-12 else 1e-12
+        return ap * float(np.interp((it_w - ovh) / ap + ovh, f.it, f.rate))
+
+    def _useful_it_w(self, p: int, need: float, ap: float) -> float:
+        """IT power (W) of pool ``p`` at its useful clock (:func:`useful_clock_level`), even load, serving its waiting
+        work ``need`` (tokens/s), at most its full-load rate there, with a fraction ``ap`` (> 0) of its replicas in
+        service: :meth:`_uncapped_it_w` at that clock (the same for a pool whose useful clock is full clock)."""
+        rr, ii = self.useful_curve[p]
+        return in_service_it_w(float(np.interp(min(need / ap, self.useful_top[p]), rr, ii)), ap,
+                               self.m.pools[p].overhead_w)
+
+    def _uncapped_it_w(self, p: int, need: float, ap: float) -> float:
+        """IT power (W) of pool ``p`` uncapped (full clock, even load; its racks' limits applied) serving its waiting
+        work ``need`` (tokens/s), at most its top, with a fraction ``ap`` (> 0) of its replicas in service."""
+        rr, ii = self.top_curve[p]
+        ovh = self.m.pools[p].overhead_w
+        return in_service_it_w(float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)), ap, ovh)
 
     def clock_of(self, p: int, md: int, limit: float, avail: float, need: float, budget: float) -> float:
         """The clock (fraction) pool ``p``'s simulated replicas run at: full clock uncapped, else that of its

@@ -88,6 +88,12 @@ class ControllerSpec(Spec):
             "client that gives up: source: the OpenAI Python SDK's default request timeout, 600 s per attempt "
             "(src/openai/_constants.py DEFAULT_TIMEOUT); the SDK retries twice (DEFAULT_MAX_RETRIES = 2), so a "
             "client may wait longer: modelled as abandonment after one timeout, an assumption")
+    shared_split: Literal["useful_clock", "tokens"] = Field(
+        "useful_clock", description="several pools on a capped shared budget (docs/engine.md, The controller) — "
+        "useful_clock: the split buys each pool's work up to what it serves at full load at the lowest clock whose "
+        "rate is within 2 % of full clock's, gives the spare first where clock turns into tokens, then the rest "
+        "(a memory-bound pool takes clock last); tokens: the earlier default, each pool's whole waiting work "
+        "first, steepest tokens per W first, the spare shared by what each lacks of its full-clock draw")
     # --- powering idle replicas down (issue 13.4; docs/slo.md "Powering idle nodes down") ---
     idle_power_down: bool = Field(
         False, description="put replicas the demand does not need in standby and wake them when it rises")

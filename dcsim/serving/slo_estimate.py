@@ -1456,7 +1456,8 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
         pool = f"pool {critical_pool} " if critical_pool else ""
         put(f"several model pools capped on a shared budget, {pool}run critically loaded (the split's clock whose "
             "full-load rate only just serves its work)",
-            "on mixed-fleet (1-min ticks) this estimate read the chat pool's SLO attainment 0.48 where request "
+            "on mixed-fleet (1-min ticks, under controller.shared_split: tokens, which ran its chat pool "
+            "critically loaded for hours) this estimate read the chat pool's SLO attainment 0.48 where request "
             "fidelity measured 0.46 at 09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
             "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
             "day, but its TTFT p99 short: the estimate walks one pooled queue for replicas run critically "
