@@ -425,6 +425,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
            "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
            "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
+    out.update(_scale_past_bound(m0.scenario.workload.arrivals, scale, float(ratio[i])))
     # power or cooling binding at the top of its rack-limited frontier is the racks' own limit, not the facility's
     # budget: said as interconnect-for and max-gpus say it
     cv = m0.curves
@@ -434,6 +435,34 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
         if rack:
             out["rack_note"] = rack[1]
     return out
+
+
+#: the arrival kinds whose demand one rate field sets (``workload.arrivals.<field>``, req/s): a max-demand answer
+#: past ``scale``'s bound is given on it (:func:`_scale_past_bound`)
+RATE_FIELDS = {"poisson": "rate", "gamma": "rate", "diurnal": "mean_rate"}
+
+
+def _scale_past_bound(arr, scale: float, ratio: float) -> dict:
+    """A max-demand answer whose ``workload.arrivals.scale`` is past the field's bound
+    (:data:`dcsim.scenario.workload.MAX_MULTIPLIER`, 1e6: a scenario's rate set a million times too low, such as
+    reference at ``mean_rate: 1e-6 req/s``, answers 6.6e8): the same demand given on the arrivals' own rate field
+    (:data:`RATE_FIELDS`), the scale kept, so the answer runs (``overrides``, ``rate_field``, ``rate_req_s``); ``{}``
+    within the bound. An arrival kind with no one rate field (trace, mmpp, profile_csv) is refused naming the bound
+    and the fix. Until 2026-12-05 the answer was refused as "max-demand has no answer: dcsim run refuses the fleet
+    at it (workload.arrivals.scale=6.61174e+08) ... less than or equal to 1000000", though the closed form had one."""
+    from dcsim.scenario.workload import MAX_MULTIPLIER
+
+    if scale <= MAX_MULTIPLIER:
+        return {}
+    field = RATE_FIELDS.get(str(arr.kind))
+    if field is None:
+        raise ValueError(f"max-demand: the answer, {ratio:.3g}x the scenario's demand (workload.arrivals.scale "
+                         f"{scale:.3g}), is past the scale's bound {MAX_MULTIPLIER:g}, and {arr.kind} arrivals have "
+                         "no one rate field to carry it: raise the scenario's own demand (its rates, or the trace's "
+                         "rate_scale) and ask again")
+    rate = float(getattr(arr, field)) * ratio
+    return {"overrides": {f"workload.arrivals.{field}": f"{rate:.9g} req/s"}, "rate_field": field,
+            "rate_req_s": rate, "scale_bound": MAX_MULTIPLIER}
 
 
 def _max_demand_pools(m0, mom) -> dict:
@@ -669,11 +698,42 @@ def model_band(m) -> dict | None:
     the rule of the run's headline band), as fractions ``tok_s`` and ``j_per_tok``, with ``power_cap_ratio`` (the
     largest of those groups' ``Group.power_cap_ratio``: the physical end of the window of P/C), ``lower_bound`` and
     ``groups``; None for an in-sample calibrated scenario (its answer reads as it did)."""
-    band = group_band(calibration_provenance(m))
+    records = calibration_provenance(m)
+    band = group_band(records)
     if band is None:
         return None
     cap = max((g.power_cap_ratio for g in m.groups if g.name in band["groups"]), default=math.inf)
-    return {**band, "power_cap_ratio": cap}
+    out = {**band, "power_cap_ratio": cap}
+    if len(m.groups) > 1 and not m.multi_pool:  # several pools: a pool's own ceilings decide, its widest band holds
+        out.update(fleet_weighted_band(m, records))
+    return out
+
+
+def fleet_weighted_band(m, records: list[dict]) -> dict:
+    """The calibration band of the fleet's aggregate ceilings where rack groups of one pool differ (several pools keep
+    the widest: each pool's binding is read on its own ceilings, :func:`_max_demand_pools`): each out-of-sample group's
+    band (:func:`dcsim.metrics.fmt.group_band` of that group alone; 0 for an in-sample group, whose fit residual is
+    not a facility figure's error) weighted by its share of the fleet's full-clock compute ceiling (``tok_s``: C is
+    the groups' sum, so a group's rate off by b moves it by b times its share) and of the fleet's full-load IT power
+    (``j_per_tok``: the draw P and Q are read against), each group's own supply curve
+    (:func:`dcsim.engine.tables.supply_curves`, its rack limits applied) at the scenario's counts; ``weighted`` and
+    ``widest`` (the widest group's figures, named in the answer). Until 2026-12-05 the widest group's band stood for
+    the whole fleet: the docs' die hall (320 calibrated H100s, ±3.6 %, beside 128 B200s at ±36 % tok/s) answered
+    max-gpus "within ±36 % tok/s, ±22 % J/token: 6-14 racks" for racks of H100s."""
+    from dcsim.engine.tables import supply_curves
+
+    c, w, bt, bj = [], [], [], []
+    for g in m.groups:
+        cv = supply_curves([g.table], [g.limits])
+        c.append(float(cv.frontier("pq").rate[-1]))
+        w.append(float(cv.frontier("pq").it[-1]))
+        own = group_band(records, [g.name])
+        bt.append(own["tok_s"] if own else 0.0)
+        bj.append(own["j_per_tok"] if own else 0.0)
+    if not (sum(c) > 0 and sum(w) > 0):
+        return {}
+    return {"tok_s": sum(x * b for x, b in zip(c, bt)) / sum(c), "j_per_tok": sum(x * b for x, b in zip(w, bj)) / sum(w),
+            "weighted": True, "widest": {"tok_s": max(bt), "j_per_tok": max(bj)}}
 
 
 def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -> dict | None:
@@ -706,7 +766,8 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
         alts = [k for k in _NAMES if k != named and bool(ceilings_within_band(
             c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj, cap))]
     res: dict[str, Any] = {"tok_s_pct": 100.0 * bt, "j_per_tok_pct": 100.0 * bj, "lower_bound": band["lower_bound"],
-                           "groups": band["groups"], "ratio_window": [lo, hi if math.isfinite(hi) else None],
+                           "groups": band["groups"], "weighted": bool(band.get("weighted")),
+                           "ratio_window": [lo, hi if math.isfinite(hi) else None],
                            "power_cap_ratio": cap if math.isfinite(cap) else None,
                            "binding_alternatives": alts}
     q = out.get("question")
@@ -746,6 +807,8 @@ def band_answer_text(r: dict) -> list[str]:
     if not b:
         return []
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
+    if b.get("weighted"):  # several rack groups: each group's band by its share of the fleet (fleet_weighted_band)
+        bnd += f"; {', '.join(b['groups'])}'s band by share of the fleet's compute and full-load IT power"
     lb = "at least " if b["lower_bound"] else ""
     if b.get("racks"):  # whole racks below each end of the window: the answer's own unit
         (r0, r1), (g0, g1), (f0, f1) = b["racks"], b["gpus"], b["gpus_at_flip"]
@@ -1558,6 +1621,11 @@ def format_plan(r: dict) -> str:
         elif "gpus_at_flip" in r:
             lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.1f} GPUs "
                          f"(margin {r['margin_gpus']:,.1f} GPUs; one rack more: {r['next_binding_above']} binds)")
+    elif q == "max-demand" and r.get("rate_field"):  # past scale's bound: the answer on the rate field
+        lines.append(f"  answer: workload.arrivals.{r['rate_field']} = {round_sig(r['rate_req_s'], 4, up=False):.4g} "
+                     f"req/s ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario, past "
+                     f"workload.arrivals.scale's bound {r['scale_bound']:g}), peak demand "
+                     f"{r['peak_demand_tok_s']:,.0f} tok/s")
     elif q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
                      f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "
@@ -1568,19 +1636,26 @@ def format_plan(r: dict) -> str:
         lines += gpus_note_lines(r)
     lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
+    # max-gpus: the next limit in GPUs, the answer's unit; the one "headroom" printed is the IT power's, said so
+    # (until 2026-12-05 the docs hall read "headroom ... power 40.5 %, cooling 47.5 %" of the fleet's IT power and
+    # "next: cooling with 16.7 % headroom", 16.7 % more of rack group 0's GPUs)
+    in_gpus = q == "max-gpus" and r.get("gpus_at_flip") is not None
     if "headroom" in r:
         hd = r["headroom"]
-        lines.append(f"  IT-power headroom over the fleet at full load: power {100 * hd['power']:.1f} %, "
-                     f"cooling {100 * hd['cooling']:.1f} %")
+        lines.append(f"  IT-power headroom over the fleet at full load (% of its full-load IT power): power "
+                     f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling']:.1f} %")
         if r.get("cooling_limit") == "die":
             lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
-                         f"{100 * r['die_margin']:.1f} % more GPUs, before either budget binds: cooling binds there")
+                         f"{r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more), before either budget "
+                         "binds: cooling binds there")
     c = r["ceilings"]
     lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s"
                  + (" (Q: the GPU dies' limit at full work)" if c.get("cooling_limit") == "die" else ""))
     nb = r.get("next_binding")
     lines.append(f"  binding at the answer: {binding_answer_text(r)}"
-                 + ((f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
+                 + ((f"; next: {nb} from {r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more)"
+                     if in_gpus and r.get("margin") is not None
+                     else f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
                      f"; next: {nb} (margin undefined: {r.get('margin_note', 'the binding ceiling is 0')})") if nb else ""))
     if r.get("fleet_note"):
         lines.append(f"  fleet: {r['fleet_note']}")
@@ -1682,9 +1757,9 @@ def _sets(sets: list[str] | None) -> dict | None:
     (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3)."""
     if not sets:
         return None
-    from dcsim.scenario import parse_set
+    from dcsim.scenario import parse_sets
 
-    return dict(parse_set(s) for s in sets)
+    return {k: v for k, v, _ in parse_sets(sets)}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -62,6 +62,7 @@ from dcsim.power.grid import (CurtailmentEvent, below_contract, cap_over, curtai
                               notice_over, series_at)
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
+from dcsim.scenario.facility import die_limit_source
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
@@ -228,7 +229,7 @@ def die_limit_errors(m, p, groups: list[DieGroup]) -> list[tuple[str, str]]:
                         f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
                         f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
                         "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
-                        "shed; a die limit must lie above the coolant it sits in (H100 SXM: 87 degC [SMI])"))
+                        f"shed; a die limit must lie above the coolant it sits in ({die_limit_source(g.gpu)})"))
     return out
 
 
@@ -264,10 +265,10 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
         if t_die > g.t_limit_c:
             out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
                        f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
-                       f"setpoint, + {g.r_th_k_per_w:g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC limit: "
-                       "the run holds the clock of the whole fleet at the level whose dies stay at their limit "
+                       f"setpoint, + {g.r_th_k_per_w:.3g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC "
+                       "limit: the run holds the clock of the whole fleet at the level whose dies stay at their limit "
                        "wherever the work brings them there (thermal_throttled, the binding constraint cooling), "
-                       "at a cost in tokens; check t_limit and r_th (H100 SXM: 87 degC [SMI])")
+                       f"at a cost in tokens; check t_limit and r_th ({die_limit_source(g.gpu)})")
     return out
 
 

@@ -592,9 +592,20 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
                          f"IT power, {_times(idle_it, plant_cap)} that; at most {fq(best_cool, 'power')} of IT can be "
                          f"cooled during the run){' (a unit slip, W for kW?)' if idle_it > 100 * plant_cap else ''}"))
             return errs, warns
-        plant = (f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
-                 f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
-                 f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too{why})")
+        if best_cool > 0:
+            plant = (f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
+                     f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
+                     f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too{why})")
+        else:  # the chain's no-load heat alone fills the plant: "at most 0 W of IT ... (infinitely more than that)"
+            # until 2026-12-05 (a 1 GW contract on reference's 34 kW fleet)
+            q_best = float(np.max(np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)))
+            h0 = float(np.max(np.asarray(m.facility.heat_to_reject_w(0.0), dtype=float)))
+            plant = (f"the plant cannot reject even the idle fleet's heat ({fq(idle_it, 'power')} of idle IT power): "
+                     f"the power chain's heat at zero IT, {fq(h0, 'power')}, already exceeds the most the plant "
+                     f"rejects during the run, {fq(q_best, 'power')}, so it can cool no IT power at all"
+                     + (f" (the UPS and transformer ratings follow the interconnect {fq(cap, 'power')}, and their "
+                        "no-load losses follow the ratings: set facility.power_chain.ups_rating / transformer_rating "
+                        "to the equipment you have)" if follows else ""))
         if follows and loss0 > 0 and reads_as_unit_slip("interconnect_oversized", cap, peak_it):
             # the chain's ratings follow an oversized contract: its no-load losses overwhelm the plant. Name the contract
             # (495 MW for 495 kW), not the plant the losses overwhelm; the plant's reason follows

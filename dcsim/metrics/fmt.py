@@ -642,10 +642,12 @@ def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:
             "power shortfall")
 
 
-def near_tie_text(tie: Mapping[str, Any]) -> str:
+def near_tie_text(tie: Mapping[str, Any], in_parens: bool = False) -> str:
     """The closed form's "by a hair" note (``near_tie`` of a moment or pool, :func:`dcsim.engine.steady.steady_report`,
     the rule of the run's notes, :func:`dcsim.tpf.near_tie_margin`): how far the binding ceiling sits under C, and
-    that more of it buys no more than that gap."""
+    that more of it buys no more than that gap. ``in_parens``: the caller prints it inside parentheses of its own
+    (report.html's notes), so the source closes with theirs, ``...; docs/report.md, binding`` (until 2026-12-05 the
+    pool rows of mixed-fleet's report.html read "(by a hair: ... (docs/report.md, binding))")."""
     kind, sym = str(tie["kind"]), {"power": "P", "cooling": "Q"}.get(str(tie["kind"]), "?")
     gap, margin = float(tie["gap_tok_s"]), float(tie["margin"])
     thr = float(tie.get("threshold", NEAR_TIE))
@@ -660,8 +662,8 @@ def near_tie_text(tie: Mapping[str, Any]) -> str:
     else:  # at or a little over C: the work is critically loaded at C
         said = f"{sym} is at C ({fmt_gain_tok_s(-gap)[1:]} tok/s over): more {kind} would buy nothing"
         nxt = "compute"
-    return (f"by a hair: {said}, within the run's near tie ({100 * thr:g} %); {nxt} holds the rest "
-            "(docs/report.md, binding)")
+    src = "; docs/report.md, binding" if in_parens else " (docs/report.md, binding)"
+    return f"by a hair: {said}, within the run's near tie ({100 * thr:g} %); {nxt} holds the rest{src}"
 
 
 def gain_text(gain: Any, achieved: float, step: str) -> str:

@@ -484,6 +484,12 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     dirs = [Path(d) for d in dirs]
     if len(dirs) < 2:
         raise CompareError("compare needs at least two result directories")
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        # until 2026-12-05 found only after the whole table was computed, as "Error: X: File exists" (the folder's
+        # mkdir); compare has no --force: a folder would have to replace the user's file
+        raise CompareError(f"--out {out_dir}: a file (not a folder) exists there; compare writes compare.json and "
+                           "its overlay plots into a folder: choose another --out, remove the file, or print the "
+                           "table only (--no-plots, without --out)")
     loaded = [load_run(d) for d in dirs]
     reports = [r for r, _ in loaded]
     labels = _labels(dirs, reports)
@@ -1129,6 +1135,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``dcsim compare`` from parsed arguments; returns the exit code (2 on bad input)."""
     if len(args.dirs) < 2:
         print("dcsim compare: give at least two result directories", file=sys.stderr)
+        return 2
+    if args.no_plots and args.out is not None:  # --out was dropped without a word until 2026-12-05: nothing written
+        print(f"dcsim compare: --out {args.out} with --no-plots: --no-plots writes nothing (no plots, no "
+              "compare.json), so --out would be ignored; drop one of them", file=sys.stderr)
         return 2
     out = None if args.no_plots else (args.out or default_out_dir(args.dirs))
     try:

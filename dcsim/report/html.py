@@ -277,7 +277,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
                        f'at {_e(fmt_local_short(mom.get("t_s"), clock, report.get("duration_s")))}{" local" if clock else ""}'
                        f'{_e(pools_note)}'
-                       + (f"; {_e(near_tie_text(tie))}" if tie and not tie.get("pool") else "")
+                       + (f"; {_e(near_tie_text(tie, in_parens=True))}" if tie and not tie.get("pool") else "")
                        # P with a pool at its demand counts that demand, C every pool's compute (docs/report.md, tpf)
                        + (f"; {_e(p_note)}" if p_note else "")
                        + ")</span>"))
@@ -289,7 +289,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
                          + (f" / P {_e(p_txt)}" if pp.get("power_tok_s") is not None else "")
                          + f" / served {_e(fmt_si(pp.get('achieved_tok_s'), 'tok/s'))}"
                          + (f" → {_chip(str(pp['binding']))}" if pp.get("binding") else "")
-                         + (f' <span class="note">({_e(near_tie_text(ptie))})</span>' if ptie else "")))
+                         + (f' <span class="note">({_e(near_tie_text(ptie, in_parens=True))})</span>' if ptie else "")))
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))

@@ -32,7 +32,7 @@ from dcsim.scenario.workload import WorkloadSpec
 
 __all__ = [
     "Scenario", "RackGroupSpec", "ControllerSpec", "EconomicsSpec", "ScenarioError",
-    "load_scenario", "apply_overrides", "parse_set", "scenario_hash", "yaml_kind",
+    "load_scenario", "apply_overrides", "parse_set", "parse_sets", "scenario_hash", "yaml_kind",
 ]
 
 
@@ -288,7 +288,12 @@ class Scenario(Spec):
             return v
         for k, want in v.items():
             want = plain_number(want)
-            if isinstance(want, (int, float)) and not is_boolean(want):
+            if is_boolean(want):  # two errors of the union ("a valid tuple", "a valid string, got True") until
+                # 2026-12-05; a text claim of yes/no/on/off unquoted is read as one too
+                raise FieldError(str(k), f"give a range [lo, hi] or a text claim, got the boolean "
+                                 f"{str(bool(want)).lower()} (YAML reads true/false, yes/no and on/off as booleans); "
+                                 f"a claim on a text figure is quoted, {k}: \"...\"")
+            if isinstance(want, (int, float)):
                 raise FieldError(str(k), f"give a range [lo, hi] or a text claim, got the number {excerpt(want)}; "
                                  f"write the bounds the figure must lie within, {k}: [lo, hi]")
             if isinstance(want, (list, tuple)):
@@ -759,7 +764,31 @@ def _override_items(overrides: dict | list[str] | None) -> list[tuple[str, Any, 
                                            f"'dotted.path=value' strings, got one string {excerpt(overrides, 80)}")])
     if isinstance(overrides, dict):
         return [(k, v, f"{k}={v}") for k, v in overrides.items()]
-    return [(*parse_set(x), str(x).strip()) for x in overrides]
+    return parse_sets(overrides)
+
+
+def parse_sets(sets) -> list[tuple[str, Any, str]]:
+    """``--set`` strings as ``(path, value, "path=value" as given)`` (:func:`parse_set` each), refusing one field set
+    twice to different values (:class:`ScenarioError` naming both): until 2026-12-05 the last silently won
+    (``--set duration='1 h' --set duration='2 h'`` ran 2 h). The field is compared as :func:`split_path` reads it,
+    so ``racks[0].count`` and ``racks.0.count`` are one field; the same value given twice is accepted (it changes
+    nothing). The one reading of every command's ``--set`` (run, validate, tpf, sweep, plan: :func:`dcsim.plan._sets`)."""
+    out: list[tuple[str, Any, str]] = []
+    seen: dict[tuple[str, ...], tuple[Any, str]] = {}
+    for x in sets:
+        k, v = parse_set(x)
+        text = str(x).strip()
+        try:
+            key = split_path(k)
+        except ValueError:
+            key = (k,)  # apply_overrides names the bad path
+        if key in seen and seen[key][0] != v:
+            raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
+                                           f"set twice to different values ({excerpt(seen[key][1], 80)} and "
+                                           f"{excerpt(text, 80)}): give the field once")])
+        seen.setdefault(key, (v, text))
+        out.append((k, v, text))
+    return out
 
 
 def _override_strings(overrides: dict | list[str] | None) -> list[str]:

@@ -25,6 +25,8 @@ __all__ = [
     "CoolingSpec",
     "AirsideEconomizerSpec",
     "GpuThermalSpec",
+    "DIE_LIMIT_PUBLISHED",
+    "die_limit_source",
     "GpuDieSpec",
     "ThermalStorageTankSpec",
     "ThermalDynamicsSpec",
@@ -615,6 +617,29 @@ THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
         "allowable_space_c": float("inf"),
     },
 }
+
+
+#: The die throttle figure each shipped GPU's vendor publishes, with its source, by GPU name as the catalog compares it
+#: (:func:`dcsim.node.catalog.norm_gpu`); the die-limit messages cite it (:func:`die_limit_source`). Only the Hopper
+#: SXM figure is published: `nvidia-smi -q` reads "GPU Max Operating Temp 87 C" (slowdown 89, shutdown 92) on an H800
+#: SXM and the H100 SXM [SMI]. For the B200 none was found (searched 2026-12-05: NVIDIA's DGX B200 user guide and the
+#: HGX/DGX datasheets state power, not a die temperature; no public nvidia-smi dump of a B200 states its thresholds),
+#: nor for the A100, H200 or MI300X: their 87 degC, this spec's default, is an assumption.
+DIE_LIMIT_PUBLISHED: dict[str, str] = {
+    "h100-sxm": "87 degC 'GPU max operating temp' [SMI]",
+    "h800-sxm": "87 degC 'GPU max operating temp' [SMI]",
+}
+
+
+def die_limit_source(gpu: str) -> str:
+    """The die throttle figure of ``gpu`` as a die-limit message cites it: its published figure and source
+    (:data:`DIE_LIMIT_PUBLISHED`), or that none is published and the 87 degC default is an assumption for it
+    (until 2026-12-05 every message cited the H100's figure, a B200 hall's too)."""
+    key = str(gpu).strip().lower().replace("_", "-")
+    if key in DIE_LIMIT_PUBLISHED:
+        return f"{gpu}: {DIE_LIMIT_PUBLISHED[key]}"
+    return (f"{gpu}: no throttle temperature published (its datasheet states none), so the 87 degC default, the "
+            "H100 SXM's [SMI], is an assumption for it")
 
 
 class GpuThermalSpec(Spec):
