@@ -130,8 +130,8 @@ _LOMO_B200_MOE = ("issue 14.4 not met for this pair: without Qwen3-235B the B200
                   "FP8, 641-801 W on 4, 493-635 W on 8 in BF16), a fall the dense-only pool does not reproduce (it "
                   "predicts 508-668 W on 2 GPUs in FP8, 533-751 W on 4, 459-634 W on 8)")
 _LOMO_A100 = ("issue 14.4 not met for this pair: leaving Llama-2-70B out removes all three of its TP degrees, so it "
-              "is predicted from BLOOM-176B at TP8 alone; its TP-dependent per-layer overhead (fitted 75 us at TP2 "
-              "and 414 us at TP8 on its own A100 profiles) cannot come from one TP8 model")
+              "is predicted from BLOOM-176B at TP8 alone; its TP-dependent per-layer overhead (fitted 67 us at TP2 "
+              "and 417 us at TP8 on its own A100 profiles) cannot come from one TP8 model")
 _A40 = ("issue 14.4 not met for this pair, on the A100-SXM4-40GB's own pool (ML.ENERGY v2.0, vLLM 0.5.4, ten groups of "
         "eight dense models at TP 1-8; docs/node.md, \"A100-SXM4-40GB\"): ")
 _LOMO_A40_TP8 = (_A40 + "the two TP8 models (Llama-3.1-70B, Mistral-Large-2407) draw 99-173 W per GPU, the TP1-TP4 "

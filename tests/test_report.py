@@ -861,3 +861,14 @@ def test_write_outputs_keeps_a_finished_run_on_ctrl_c_and_says_what_was_lost(res
         write_outputs(result, tmp_path / "p", formats=("json", "csv", "html"), plots=False)
     assert f"nothing written to {tmp_path / 'p'}" in str(e.value) and "are lost (report.json, timeseries.csv" in str(e.value)
     assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".p.tmp-*"))
+
+
+def test_every_pue_a_planner_reads_has_three_decimals(result):
+    """One run's PUE read "1.44" on the terminal (four significant figures), "1.42" in report.html's J/token card
+    (three) and "1.440" in its summary and shift table (review of session 53): three decimals everywhere now."""
+    from dcsim.report.html import render_html
+
+    r = SimpleNamespace(**{**vars(result), "report": {**result.report, "pue": 1.44}})
+    assert "PUE (energy-weighted)     1.440 " in summary_table(r.report)
+    page = render_html(r, {})
+    assert "PUE 1.440 ·" in page and ">1.440<" in page and "PUE 1.44 " not in page

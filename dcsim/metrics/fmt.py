@@ -731,6 +731,14 @@ def fmt_num(x: Any, digits: int = 4) -> str:
     return f"{float(x):.{digits}g}"
 
 
+def fmt_pue(x: Any) -> str:
+    """A PUE at three decimals, everywhere a planner reads one (terminal summary, report.html's cards, summary and shift
+    table): they printed "1.44" (four significant figures), "1.42" (three) and "1.422" for one run until session 53."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) or not math.isfinite(x):
+        return "n/a"
+    return f"{float(x):.3f}"
+
+
 def fmt_jpt(x: Any) -> str:
     """Joules per token, three significant digits kept (``1.2`` → ``"1.20 J"``)."""
     if x is None or not isinstance(x, (int, float, np.integer, np.floating)):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, fmt_delivered_power, fmt_power_w, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
-                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
+                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_pue, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note, within_band_lead, within_band_text)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
@@ -169,7 +168,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                  f'each pool\'s weighted by its share of the facility energy (banner above)">{_e(j_band)}</small>'
                  if j_band else ""),
               f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
-              f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
+              f" · PUE {_e(fmt_pue(report.get('pue')))} · per SLO-meeting token "
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}" + (src if j_band else "")),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
@@ -405,12 +404,7 @@ def n_requests(st: Mapping[str, Any]) -> str:
 _LOCAL_TH = '<th title="the scenario\'s clock: its start date-time plus the elapsed time">local time</th>'
 
 
-def _fmt_pue(x: Any) -> str:
-    """A PUE at three decimals, as the terminal summary prints it: the shift table printed 1.44 beside 1.397 (four
-    significant figures drop a trailing zero)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return "n/a"
-    return f"{float(x):.3f}"
+_fmt_pue = fmt_pue  # three decimals, as every PUE a planner reads (dcsim.metrics.fmt.fmt_pue)
 
 
 def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:

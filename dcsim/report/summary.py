@@ -17,7 +17,7 @@ import numpy as np
 from dcsim.metrics.annual import HOURS_PER_YEAR, annual_label  # noqa: F401  (their home; re-exported)
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
-                               fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
+                               fmt_local_window, fmt_num, fmt_pct, fmt_pue, fmt_si, fmt_time, get_path,
                                headline_band, fmt_headline_band, band_source, sample_scope,
                                with_band_lead, within_band_lead, within_band_text,
                                energy_overheads, closed_form_binding, fmt_delivered_power, fmt_power_w)
@@ -725,7 +725,7 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         # figures printed 1729.25 / 6990.5 / 40.25 h as 1729 / 6990 / 40.25: 8,759.25 h of 8,760)
         dec = 0 if all(v == round(v) for v in hours.values()) else 2
         hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in zip(hours, round_keeping_sum(list(hours.values()), dec)))
-        rows.append((annual_label(a), f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
+        rows.append((annual_label(a), f"PUE {fmt_pue(get_path(a, 'pue.annual'))}   hours binding: {hb}"))
     return rows
 
 
@@ -784,7 +784,7 @@ def summary_table(
         rows.append(("SLO goodput", fmt_si(report.get("goodput_tok_s"), "tok/s")))
     peak = report.get("peak_power_w") or {}
     rows.append(("PUE (energy-weighted)",
-                 f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_power_w(peak.get('it'))}  "
+                 f"{fmt_pue(report.get('pue'))}   peak power IT {fmt_power_w(peak.get('it'))}  "
                  f"facility {fmt_power_w(peak.get('facility'))}"))
     ctl = controller_text(report)
     if ctl:
