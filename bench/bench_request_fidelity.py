@@ -38,6 +38,7 @@ from benchtiming import timed
 from dcsim.node import build_node
 from dcsim.routing import get_router
 from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 from dcsim.serving import Replica, kernel
 from dcsim.serving.metrics import ServingMetrics
@@ -55,7 +56,7 @@ def _workload(node, n_replicas: int, load: float, sim_s: float, seed: int):
 
 def _metrics(classes, seed):
     return ServingMetrics([c.name for c in classes], [c.slo_ttft_s for c in classes],
-                          [c.slo_tpot_s for c in classes], seed=seed)
+                          [c.slo_tpot_s for c in classes], sample_size=ServingSpec().latency_sample_size, seed=seed)
 
 
 def run(backend: str, n_replicas: int = 32, load: float = 0.7, sim_s: float = 300.0, max_batch: int = 256,
