@@ -92,8 +92,9 @@ def pytest_collection_modifyitems(config, items):
 def _group_suffix_for_pytest_9(config, items) -> None:
     """pytest-xdist (3.8) sends a group to one worker by the ``@group`` it appends to a test's id, written to
     ``item._nodeid``; pytest 9 keeps the id in ``item._id`` and ignored it, so ``--dist loadgroup`` silently ran every
-    test as its own unit (the groups above and :func:`shipped_run`'s split again). Append it where xdist's write does
-    not take; under pytest 8 xdist does it itself."""
+    test as its own unit (the groups above and :func:`shipped_run`'s split again; pytest-xdist issue #1386, fix
+    proposed in PR #1388, open on 2026-12-05). Append it where xdist's write does not take; under pytest 8 xdist does
+    it itself, and once xdist writes ``_id`` the suffix is there and this does nothing."""
     if not config.getvalue("loadgroup") or not items or not hasattr(items[0], "_id"):
         return
     from _pytest.nodeid import coerce_node_id
