@@ -94,7 +94,8 @@ def _group_suffix_for_pytest_9(config, items) -> None:
     ``item._nodeid``; pytest 9 keeps the id in ``item._id`` and ignored it, so ``--dist loadgroup`` silently ran every
     test as its own unit (the groups above and :func:`shipped_run`'s split again; pytest-xdist issue #1386, fix
     proposed in PR #1388, open on 2026-12-05). Append it where xdist's write does not take; under pytest 8 xdist does
-    it itself, and once xdist writes ``_id`` the suffix is there and this does nothing."""
+    it itself; once xdist writes ``_id`` it appends the same suffix after this one and its scheduler reads the last
+    ``@``: the same group. Remove this then."""
     if not config.getvalue("loadgroup") or not items or not hasattr(items[0], "_id"):
         return
     from _pytest.nodeid import coerce_node_id
