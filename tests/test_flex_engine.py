@@ -233,10 +233,11 @@ def test_cheap_hours_lower_the_price_of_deferred_work():
 
 
 @pytest.fixture(scope="module")
-def trip():
-    return dcsim.run(str(TRIP))
+def trip(shipped_run):
+    return shipped_run("chiller-trip")  # scenarios/chiller-trip.yaml as shipped, one run shared (conftest.py)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_temperature_rise_matches_the_energy_balance(trip):
     """m·c_p·dT/dt = Q_in − Q_out on every engaged tick of an engine run (two masses)."""
     ts, th = trip.timeseries, trip.report["thermal"]
@@ -257,6 +258,7 @@ def test_temperature_rise_matches_the_energy_balance(trip):
     assert rise == pytest.approx(ts["thermal_heat_w"][i].sum() * dt, rel=1e-9)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_chiller_trip_throttles_then_sheds_then_recovers(trip):
     ts, f = trip.timeseries, trip.report["faults"][0]
     assert 0 < f["time_to_first_throttle_s"] < f["time_to_first_shed_s"]
@@ -294,6 +296,7 @@ def test_chiller_trip_throttles_then_sheds_then_recovers(trip):
     assert trip.report["binding"]["share"]["cooling"] > 0.3
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_the_plant_draws_for_the_heat_it_moves_and_keeps_the_contract(trip):
     """A tripped plant draws only its CRAH fans; a restarted one draws for the stored heat it works off (its
     cooling power follows thermal_q_plant_w, not the heat the IT made); its recovery is held to the meter's
@@ -325,6 +328,7 @@ def test_the_plant_draws_for_the_heat_it_moves_and_keeps_the_contract(trip):
     assert trip.report.get("interconnect_exceeded_s", 0.0) == 0.0
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_a_battery_below_full_does_not_switch_the_thermal_masses_off(trip):
     """chiller-trip with a battery at 30 % charge (it recharges, so the battery is engaged on every tick): the
     masses still engage when the plant trips, the plant never moves more than its capacity, and the trip costs
@@ -342,6 +346,7 @@ def test_a_battery_below_full_does_not_switch_the_thermal_masses_off(trip):
     assert lost == pytest.approx(lost0, rel=0.05)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_preemptive_cap_and_a_tank_change_the_response(trip):
     pre = dcsim.run(str(TRIP), overrides={"facility.thermal.preemptive_cap": True})
     assert pre.report["thermal"]["throttled_s"] == 0.0
@@ -389,6 +394,7 @@ def test_flex_inputs_are_checked_before_the_run():
     assert "deferrable" in str(e.value) and "price" in str(e.value)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_flex_plots_are_written(tmp_path, trip):
     from dcsim.report.write import write_outputs
 
@@ -458,6 +464,7 @@ def test_a_grid_price_reaches_the_cost_block_summary_and_compare(tmp_path):
     assert "Cost / carbon" in summary_table(r)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_the_html_report_shows_what_the_summary_prints_of_faults_and_flexibility(trip):
     """The page carries each fault's cost (tokens lost, energy, what bound) and the grid / storage / deferral /
     flexibility rows, as the terminal summary does (they were only in report.json)."""
@@ -475,6 +482,7 @@ def test_the_html_report_shows_what_the_summary_prints_of_faults_and_flexibility
     assert "Faults, grid and flexibility" not in plain
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip):
     """The trip's first tick: the steady plant's ceiling is 0, but the thermal masses take the heat and the hall
     serves at full clock what is asked (demand-bound, 81 % of C); Q is the compute ceiling there (as on every later
@@ -491,6 +499,7 @@ def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip)
     assert trip.report["utilization_adjusted_output"]["phi_sys"] <= 1.0 + 1e-12
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     """chiller-trip sheds IT for temperature on 104 of its 1,080 ticks (no GPU in service, nothing served, its
     arrivals wait and are served later at normal clocks). The engine recorded those ticks capped (uniform_cap) at
@@ -521,6 +530,7 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     assert ctl["mean_controller_clock"] == pytest.approx(np.mean(ts["controller_clock"][on]), rel=1e-12)
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
     """After the chiller restarts, chiller-trip's white space stays above 32 degC (ASHRAE A1 allowable maximum
     inlet [ASH]) to the end of the run (39.4 degC at 14:00) and the summary said nothing. The thermal block says for

@@ -36,8 +36,9 @@ def test_no_fewer_gpus_note_when_power_does_not_bind():
     assert not [n for n in res.report["notes"] if n.startswith("fewer GPUs")]
 
 
-def test_larger_interconnect_raises_pue_at_the_same_load():
-    res = dcsim.run(SC / "reference.yaml")
+@pytest.mark.xdist_group("shipped-reference")
+def test_larger_interconnect_raises_pue_at_the_same_load(shipped_run):
+    res = shipped_run("reference")
     note = [n for n in res.report["notes"] if n.startswith("a larger interconnect would raise PUE")]
     assert note
     m = build_models(res.scenario)
@@ -82,11 +83,12 @@ def test_no_larger_interconnect_note_where_neither_power_nor_cooling_binds():
     assert quoted and PLANNER_NOTE_MIN_BINDING_SHARE == pytest.approx(float(quoted.group(1)) / 100, rel=1e-12)
 
 
-def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the_simulation_agrees():
+@pytest.mark.xdist_group("shipped-reference")
+def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the_simulation_agrees(shipped_run):
     """The UPS and PDU losses are heat inside the hall: a facility rated for a larger contract rejects more
     of its own heat, so where the cooling plant binds its cooling ceiling falls (the note) and the same
     hours serve fewer tokens (the simulation; with the ratings fixed, the same tokens)."""
-    res = dcsim.run(SC / "reference.yaml")
+    res = shipped_run("reference")
     note = [n for n in res.report["notes"] if n.startswith("a larger interconnect would raise PUE")][0]
     assert res.report["binding"]["share"]["cooling"] > 0
     q = re.search(r"the cooling ceiling is ([\d,]+) tok/s with 0.495 MW and ([\d,]+) tok/s \(([-+\d.]+) %\) with "
@@ -107,13 +109,14 @@ def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the
     assert not any("heat the cooling plant must reject" in n for n in rep["notes"])
 
 
-def test_a_pool_named_power_bound_by_a_near_tie_is_told_so():
+@pytest.mark.xdist_group("shipped-mixed-fleet")
+def test_a_pool_named_power_bound_by_a_near_tie_is_told_so(shipped_run):
     """mixed-fleet's reasoning pool is named power-bound through the day, but its KV-bound steps barely slow with
     the clock: its power ceiling sits at most 0.35 % under its compute ceiling. The note says so with the run's own
     figures; a pool whose binding is not a near tie gets none."""
     from dcsim.engine.assemble import NEAR_TIE, near_tie_notes, pool_columns
 
-    res = dcsim.run(str(SC / "mixed-fleet.yaml"))
+    res = shipped_run("mixed-fleet")
     m = build_models(dcsim.load_scenario(SC / "mixed-fleet.yaml"))
     (note,) = [n for n in res.report["notes"] if "by a hair" in n]
     assert note.startswith("pool 'b200-reasoning': power binds by a hair")
@@ -161,8 +164,9 @@ def test_an_alternation_of_two_labels_is_one_noted_window():
     assert alternation_notes({"binding": b3, "t_s": t}) == []
 
 
-def test_chiller_trip_notes_its_throttle_limit_cycle():
-    res = dcsim.run(SC / "chiller-trip.yaml")
+@pytest.mark.xdist_group("shipped-chiller-trip")
+def test_chiller_trip_notes_its_throttle_limit_cycle(shipped_run):
+    res = shipped_run("chiller-trip")
     (note,) = [n for n in res.report["notes"] if " alternate: " in n]
     n = int(re.search(r"alternate: (\d+) of the run's (\d+) shifts", note).group(1))
     assert n >= 0.5 * res.report["binding"]["n_shifts"]

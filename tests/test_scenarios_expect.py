@@ -24,12 +24,19 @@ def test_there_are_shipped_scenarios():
     assert len(SCENARIOS) >= 5
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-def test_shipped_scenario_keeps_its_expect_block(path):
+def _group(stem: str) -> str:
+    """The xdist group of the tests that share scenarios/<stem>.yaml's run (conftest.py shipped_run): the two
+    heatwave halls in one, as test_heatwave_pair_shows_the_difference_the_plant_makes reads both."""
+    return "shipped-heatwave" if stem.startswith("heatwave-") else f"shipped-{stem}"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xdist_group(_group(p.stem)))
+                                  for p in SCENARIOS], ids=lambda p: p.stem)
+def test_shipped_scenario_keeps_its_expect_block(path, shipped_run):
     sc = load_scenario(path)
     assert sc.expect, f"{path.name}: no expect: block stating what its header comment promises"
     assert sc.start is not None, f"{path.name}: no start: (the clock of day)"
-    res = dcsim.run(sc)
+    res = shipped_run(path.stem)  # the run of the file as shipped, shared with the other tests that read it
     rep = res.report
     failed = [c for c in rep["expect"]["checks"] if not c["ok"]]
     assert not failed, f"{path.name}: " + "; ".join(f"{c['path']} = {c['value']} not in [{c['lo']}, {c['hi']}]"
@@ -123,15 +130,16 @@ QUOTED_FROM_RUN = {"reference": _check_readme_reference_summary, "chiller-trip":
                    "mixed-fleet": _check_readme_mixed_fleet_band}
 
 
-def test_heatwave_pair_shows_the_difference_the_plant_makes():
+@pytest.mark.xdist_group("shipped-heatwave")
+def test_heatwave_pair_shows_the_difference_the_plant_makes(shipped_run):
     """Both plants are rated 1.04 MW at 35 degC. Above 37 degC the liquid plant's W32 dry coolers reject
     nothing and its trim (863 kW, what meets the rating) derates below the air hall's chillers: cooling binds
     longer and fewer tokens are served, at a lower PUE and less energy. With a trim as large as the air hall's
     plant the liquid hall's capacity is the air hall's at every tick: the same tokens and binding.
     (Until 2026-12-04 the trim was unlimited and the liquid plant rated at 40 degC: it served more tokens.)"""
     path = SCENARIOS[[p.stem for p in SCENARIOS].index("heatwave-liquid")]
-    air = dcsim.run(SCENARIOS[[p.stem for p in SCENARIOS].index("heatwave-air")]).report
-    liq = dcsim.run(path).report
+    air = shipped_run("heatwave-air").report  # both as shipped: the runs their expect: tests read (shared)
+    liq = shipped_run("heatwave-liquid").report
     big = dcsim.run(path, overrides={"facility.cooling.air_side.capacity": "1.04 MW"}).report
     assert air["gpus"] == liq["gpus"] and air["throughput_tok_s"]["demand_output"] == liq["throughput_tok_s"]["demand_output"]
     assert liq["binding"]["share"]["cooling"] > air["binding"]["share"]["cooling"] + 0.1
