@@ -343,7 +343,10 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         g = lo * gpus_per_rack
         x = float(h[i])  # the crossover as a fraction more of group 0's GPUs
         if die is None and not single:
-            x *= _fleet_over_group0_it(m)
+            ratio = _fleet_over_group0_it(m)
+            x *= ratio
+            # the other groups' full-load IT in group 0's GPUs: their draw moves with the band but not with the count
+            out["other_groups_gpus"] = g * (ratio - 1.0)
         # whole replicas in servers (dcsim.metrics.fmt.whole_replicas_from: the rule tpf's crossover uses too)
         flip = whole_replicas_from(g * (1.0 + x), g0.node.gpus_per_replica, g0.node.gpus_per_node)
         if die is not None:  # the headroom above is the plant's budgets'; the dies' limit comes first
@@ -792,7 +795,11 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
     if q == "max-gpus" and out.get("gpus_at_flip") is not None:
         gpr = int(out["gpus_per_rack"])
         f = float(out["gpus_at_flip"])
-        flips = [f / hi if math.isfinite(hi) else 0.0, f / lo if lo > 0 else math.inf]
+        # other rack groups kept at their counts (``other_groups_gpus``, their full-load IT in group 0's GPUs, e):
+        # the fleet's draw off by r moves the crossover to (f + e)/r - e, not f/r (until session 53 f/r: the die
+        # hall without its die limit read 312-434 GPUs for 296-486)
+        e = float(out.get("other_groups_gpus") or 0.0)
+        flips = [(f + e) / hi - e if math.isfinite(hi) else 0.0, (f + e) / lo - e if lo > 0 else math.inf]
         racks = [max(int(math.floor(x / gpr + 1e-9)), 1) if math.isfinite(x) else None for x in flips]
         res.update(gpus_at_flip=[x if math.isfinite(x) else None for x in flips], racks=racks,
                    gpus=[r * gpr if r is not None else None for r in racks])

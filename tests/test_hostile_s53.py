@@ -223,3 +223,23 @@ def test_max_gpus_crossover_of_several_groups_is_in_group_0s_gpus():
     assert b["gpus"] < a["gpus_at_flip"] <= b["gpus"] + b["gpus_per_rack"]
     assert a["at_flip"]["replicas_below"] * 4 >= b["gpus"]
     assert b["gpus"] < b["gpus_at_flip"] <= b["gpus"] + b["gpus_per_rack"]
+
+
+def test_max_gpus_band_of_several_groups_keeps_the_other_groups_draw():
+    """The band's crossover where the fleet's draw per token is off by r (the window's ends): the budget B equals r
+    times the draw of n H100s and the B200s, ``r·(w0·n + W1) = B``. Old: ``f / r``, as if the B200s' draw moved
+    with the H100 count: the die hall without its die limit read 312-434 GPUs where the budget gives 296-486."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.tables import supply_curves
+    from dcsim.plan import plan
+
+    raw = _die_hall()
+    del raw["facility"]["thermal"]
+    a = plan(raw, "max-gpus")
+    m = build_models(load_scenario(raw))
+    w0, w1 = (float(supply_curves([g.table], [g.limits]).frontier("pq").it[-1]) for g in m.groups)
+    per_gpu, budget = w0 / a["gpus"], (1.0 + a["headroom"]["power"]) * (w0 + w1)
+    lo, hi = a["band"]["ratio_window"]
+    n_hi, n_lo = a["band"]["gpus_at_flip"]
+    assert hi * (per_gpu * n_hi + w1) == pytest.approx(budget, rel=1e-6)
+    assert lo * (per_gpu * n_lo + w1) == pytest.approx(budget, rel=1e-6)
