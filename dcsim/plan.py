@@ -341,14 +341,20 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     out["replicas"] = lo * reps_per_rack
     if lo >= 1:
         g = lo * gpus_per_rack
+        x = float(h[i])  # the crossover as a fraction more of group 0's GPUs
+        if die is None and not single:
+            ratio = _fleet_over_group0_it(m)
+            x *= ratio
+            # the other groups' full-load IT in group 0's GPUs: their draw moves with the band but not with the count
+            out["other_groups_gpus"] = g * (ratio - 1.0)
         # whole replicas in servers (dcsim.metrics.fmt.whole_replicas_from: the rule tpf's crossover uses too)
-        flip = whole_replicas_from(g * (1.0 + float(h[i])), g0.node.gpus_per_replica, g0.node.gpus_per_node)
+        flip = whole_replicas_from(g * (1.0 + x), g0.node.gpus_per_replica, g0.node.gpus_per_node)
         if die is not None:  # the headroom above is the plant's budgets'; the dies' limit comes first
             out.update(cooling_limit="die", die_margin=float(h[i]))
             if not single:  # found at whole racks of group 0 (_die_flip): no continuous crossover, no replica count
                 flip = None
         out.update(binding="compute", next_binding=nxt, margin=float(h[i]),
-                   gpus_at_flip=g * (1.0 + float(h[i])), margin_gpus=g * float(h[i]), at_flip=flip,
+                   gpus_at_flip=g * (1.0 + x), margin_gpus=g * x, at_flip=flip,
                    margin_replicas=flip["replicas_below"] - lo * reps_per_rack if flip else None)
     else:
         rack = _rack_limit_note(sc, g0)
@@ -364,6 +370,21 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     out["moment"] = moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
+
+
+def _fleet_over_group0_it(m) -> float:
+    """The fleet's full-load IT power over rack group 0's (each group's supply frontier top, its rack limits applied,
+    :func:`dcsim.engine.tables.supply_curves`): a headroom that is a fraction of the fleet's IT power
+    (:func:`_headroom`) is this many times that fraction of group 0's GPUs, the only ones ``max-gpus`` adds. Until
+    session 53 the crossover of a several-group hall read ``g·(1 + h)``, a fraction of the whole fleet's IT applied
+    to group 0's GPUs alone: the die hall without its die limit (320 H100s beside 128 B200s) read "continuous
+    crossover 332.3 GPUs ... 83 replicas (332 GPUs) still run flat out" where the fleet at 336 H100s is compute-bound
+    at every moment (power binds from 339.2)."""
+    from dcsim.engine.tables import supply_curves
+
+    g0 = m.groups[0]
+    w0 = float(supply_curves([g0.table], [g0.limits]).frontier("pq").it[-1])
+    return float(m.curves.frontier("pq").it[-1]) / w0 if w0 > 0 else 1.0
 
 
 def _die_flip(m0, mom, r_hi: dict, lo: int, hi: int, count0: int, single: bool, evals: dict):
@@ -774,7 +795,11 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
     if q == "max-gpus" and out.get("gpus_at_flip") is not None:
         gpr = int(out["gpus_per_rack"])
         f = float(out["gpus_at_flip"])
-        flips = [f / hi if math.isfinite(hi) else 0.0, f / lo if lo > 0 else math.inf]
+        # other rack groups kept at their counts (``other_groups_gpus``, their full-load IT in group 0's GPUs, e):
+        # the fleet's draw off by r moves the crossover to (f + e)/r - e, not f/r (until session 53 f/r: the die
+        # hall without its die limit read 312-434 GPUs for 296-486)
+        e = float(out.get("other_groups_gpus") or 0.0)
+        flips = [(f + e) / hi - e if math.isfinite(hi) else 0.0, (f + e) / lo - e if lo > 0 else math.inf]
         racks = [max(int(math.floor(x / gpr + 1e-9)), 1) if math.isfinite(x) else None for x in flips]
         res.update(gpus_at_flip=[x if math.isfinite(x) else None for x in flips], racks=racks,
                    gpus=[r * gpr if r is not None else None for r in racks])

@@ -198,3 +198,48 @@ def test_compare_out_beside_no_plots_is_refused(run_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "--no-plots" in err and "--out" in err
     assert not (tmp_path / "cmp").exists()
+
+
+# --------------------------------------------------------------------------- max-gpus crossover of several groups
+def test_max_gpus_crossover_of_several_groups_is_in_group_0s_gpus():
+    """The die hall without its die limit (320 H100s in racks of 32 beside 128 B200s): max-gpus adds H100s only, so
+    the crossover is where those H100s' full-load IT fills the headroom, a fraction of the whole fleet's IT power.
+    Old: ``g·(1 + h)``, that fraction of the H100s alone: "continuous crossover 332.3 GPUs ... 83 replicas (332
+    GPUs) still run flat out". The same hall in racks of 8 (one server, a quarter of the rack's feed, heat limit and
+    overhead: the same fleet per GPU) bisects whole racks to 336 GPUs compute-bound, 344 not: the crossover is there
+    (339.2 GPUs)."""
+    from dcsim.plan import plan
+
+    coarse = _die_hall()
+    del coarse["facility"]["thermal"]
+    fine = _die_hall()
+    del fine["facility"]["thermal"]
+    r = fine["racks"][0]
+    r.update(count=40, nodes_per_rack=1)
+    r["power"].update(power_limit="15 kW", overhead="125 W")
+    r["cooling"]["limit"] = "12.5 kW"
+    a, b = plan(coarse, "max-gpus"), plan(fine, "max-gpus")
+    assert a["gpus"] == 320 and a["next_binding"] == "power"
+    assert b["gpus"] < a["gpus_at_flip"] <= b["gpus"] + b["gpus_per_rack"]
+    assert a["at_flip"]["replicas_below"] * 4 >= b["gpus"]
+    assert b["gpus"] < b["gpus_at_flip"] <= b["gpus"] + b["gpus_per_rack"]
+
+
+def test_max_gpus_band_of_several_groups_keeps_the_other_groups_draw():
+    """The band's crossover where the fleet's draw per token is off by r (the window's ends): the budget B equals r
+    times the draw of n H100s and the B200s, ``r·(w0·n + W1) = B``. Old: ``f / r``, as if the B200s' draw moved
+    with the H100 count: the die hall without its die limit read 312-434 GPUs where the budget gives 296-486."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.tables import supply_curves
+    from dcsim.plan import plan
+
+    raw = _die_hall()
+    del raw["facility"]["thermal"]
+    a = plan(raw, "max-gpus")
+    m = build_models(load_scenario(raw))
+    w0, w1 = (float(supply_curves([g.table], [g.limits]).frontier("pq").it[-1]) for g in m.groups)
+    per_gpu, budget = w0 / a["gpus"], (1.0 + a["headroom"]["power"]) * (w0 + w1)
+    lo, hi = a["band"]["ratio_window"]
+    n_hi, n_lo = a["band"]["gpus_at_flip"]
+    assert hi * (per_gpu * n_hi + w1) == pytest.approx(budget, rel=1e-6)
+    assert lo * (per_gpu * n_lo + w1) == pytest.approx(budget, rel=1e-6)
