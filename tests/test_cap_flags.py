@@ -291,8 +291,9 @@ def test_an_older_pooled_fit_with_cap_rows_at_an_unstated_level_takes_the_gpus_f
     such a file until session 52 regenerated it by its ``generated_by`` (it now states 0.7 x TDP and clock 0.669, the
     clock its fit runs Splitwise's capped prefill rows at, and is judged by them); the same file without the two
     fields, as it was written before, named by a scenario (a user pool) is judged by the GPU's figures (0.7 x TDP,
-    clock 0.6897), said as ``"gpu"``. A profile of another GPU (H200 on the H100's fit, same silicon) takes the
-    H200's own: full clock, none measured."""
+    clock 0.6897), said as ``"gpu"``. An H100 profile named on H200 (a profile of another GPU; the built-in
+    same-silicon transfer is judged by its H100 profile's floor, tests/test_transfer_floors.py) takes the H200's own:
+    full clock, none measured."""
     from dcsim.node.catalog import POOLED_DIR, load_profile
     from dcsim.node.model import cap_floor, clock_floor
 

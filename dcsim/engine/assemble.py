@@ -378,7 +378,8 @@ def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
                 out[m.groups[gi].name] = {"share": round(float(np.sum(w[below]) / np.sum(w)), 4),
                                           "clock_min": round(float(np.min(clk[below])), 3),
                                           "measured_clock_min": float(floor),
-                                          "clock_min_of": c["clock_min_of"]}
+                                          "clock_min_of": c["clock_min_of"],
+                                          **({"clock_min_from": c["clock_min_from"]} if c.get("clock_min_from") else {})}
     return out
 
 
@@ -392,7 +393,9 @@ def clock_warning(group: str, c: dict, below: dict) -> str:
 def below_fields(below: dict) -> dict:
     """The calibration-record fields of a group's :func:`clock_below_range` entry."""
     return {"clock_below_range_share": below["share"], "clock_below_range_min": below["clock_min"],
-            "measured_clock_min": below["measured_clock_min"], "clock_min_of": below["clock_min_of"]}
+            "measured_clock_min": below["measured_clock_min"], "clock_min_of": below["clock_min_of"],
+            # a transfer's floor: the measurements its parameters come from (model.clock_floor_source)
+            **({"clock_min_from": below["clock_min_from"]} if below.get("clock_min_from") else {})}
 
 
 def calibration_provenance(m: Models, below: dict | None = None) -> list[dict]:

@@ -594,6 +594,33 @@ def borrow_unidentified(params: dict, uncertainty: dict, donors: list[tuple[str,
     return out, borrowed
 
 
+def mean_gamma_source(pools) -> str:
+    """The ``gamma_source`` of a generic GPU's transfer (:func:`transfer_profile`), whose DVFS exponent γ is the mean of
+    the ``pools``' (pooled fits): each pool's γ with its own source (fitted to cap rows, or the assumption it was fixed
+    at). Until session 53 the generic transfer recorded none ("γ source not recorded" in the EXTRAPOLATED CAP / CLOCK
+    texts)."""
+    each = [f"{p['gpu']} {float(p['params']['gamma']):.6g} ({p.get('gamma_source') or 'source not recorded'})"
+            for p in sorted(pools, key=lambda p: p["gpu"])]
+    return "mean of the pooled fits of " + ", ".join(each)
+
+
+def pool_clock_floors(pools) -> dict[str, float]:
+    """The lowest clock (fraction of maximum) each of ``pools``' measurements cover, by GPU (:func:`profile_clock_floor`
+    of the pooled fit, the GPU's shipped figure :func:`measured_clock_frac` where it does not say): what a generic GPU's
+    transfer, averaging them, records as ``clock_floors_of_pools``."""
+    out = {}
+    for p in sorted(pools, key=lambda p: p["gpu"]):
+        f = profile_clock_floor(p)
+        out[p["gpu"]] = round(float(measured_clock_frac(p["gpu"]) if f is None else f), 4)
+    return out
+
+
+def has_shipped_measurements(gpu: str) -> bool:
+    """Whether dcsim ships a calibration (a profile or a pooled fit) measured on ``gpu``."""
+    g = norm_gpu(gpu)
+    return any(norm_gpu(str(p.get("gpu"))) == g for p in [*shipped_profiles().values(), *pooled_profiles().values()])
+
+
 def same_silicon_gpu(gpu: GpuSpec) -> GpuSpec | None:
     """A calibrated catalog GPU (one with a pooled fit) on ``gpu``'s die, for a ``gpu`` with no pooled fit of its
     own (H200 -> H100-SXM: both GH100); None when ``gpu`` has its own fit, names no die, or no sibling is calibrated."""
@@ -751,6 +778,9 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     worst, own_from = with_own_energy(worst, use, model, precision)
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
+            # where its γ comes from (the pools averaged, each with its own source) and the lowest clock each of those
+            # pools' measurements cover: no measurement of this GPU sets either (dcsim.node.model.clock_floor)
+            "gamma_source": mean_gamma_source(use), "clock_floors_of_pools": pool_clock_floors(use),
             **({"energy_band_from": own_from} if own_from else {}),
             "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted),
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),

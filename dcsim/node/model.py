@@ -18,7 +18,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 other_tp_band, pool_over_carry, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 _worst, stack_note, transfer_mfu, transfer_profile, fitted_without_cap_rows, norm_gpu,
-                                stated_min_cap_frac)
+                                stated_min_cap_frac, has_shipped_measurements)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
                              decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)
@@ -640,9 +640,32 @@ def clock_floor(prof: Mapping, gpu: str) -> tuple[float, str]:
     least of them, 0.69); else (an older record, cap rows without ``clock_fit`` or a pooled fit without
     ``min_clock_frac``, such as the shipped ``pooled/H100-SXM.yaml`` until session 52 regenerated it: 0.669 now, its
     own; a profile of another GPU) the GPU's floor,
-    :func:`dcsim.node.catalog.measured_clock_frac` (the least over its shipped profiles): ``(that, "gpu")``."""
+    :func:`dcsim.node.catalog.measured_clock_frac` (the least over its shipped profiles): ``(that, "gpu")``.
+
+    A transfer to a GPU with no measurement of its own is judged by the measurements its parameters come from (until
+    session 53 by the GPU's own figure, full clock, as if it had been measured there): a same-silicon transfer
+    (``silicon_of``: H200 on an H100 profile or pool) by that profile's own floor, ``(own, "same-silicon")`` (H200
+    Llama-3.3-70B: 0.6897, the H100 profile's); a generic GPU's (``clock_floors_of_pools``, MI300X) by the highest of
+    the floors of the pools it averages, the lowest clock every one of them covers, ``(that, "pools")`` (1.0: the B200
+    pool holds no capped row)."""
+    if prof.get("silicon_of") and (sib := profile_clock_floor(prof)) is not None:
+        return round(float(sib), 4), "same-silicon"
+    if prof.get("clock_floors_of_pools"):
+        return round(max(float(v) for v in prof["clock_floors_of_pools"].values()), 4), "pools"
     own = profile_clock_floor(prof) if _measured_here(prof, gpu) else None
     return (round(float(own), 4), "profile") if own is not None else (round(measured_clock_frac(gpu), 4), "gpu")
+
+
+def clock_floor_source(prof: Mapping, of: str) -> dict | None:
+    """Where a transfer's clock floor (:func:`clock_floor`, ``of``) comes from, for the EXTRAPOLATED CLOCK text: the
+    profile and GPU a same-silicon transfer's parameters come from (``{"profile", "gpu"}``), the pools a generic GPU's
+    average with each one's floor (``{"pools": {gpu: floor}}``); None for a profile's own or the GPU's floor."""
+    if of == "same-silicon":
+        return {"profile": str(prof.get("name", "")).removesuffix(" (same silicon)"),
+                "gpu": str((prof.get("silicon_of") or {}).get("gpu"))}
+    if of == "pools":
+        return {"pools": dict(prof["clock_floors_of_pools"])}
+    return None
 
 
 def profile_file_text(calibration: Mapping) -> str:
@@ -684,13 +707,24 @@ def clock_text(calibration: Mapping) -> str:
     carries its figures there (:func:`cap_assumption_text`, its own ``gamma_source``)."""
     gpu = str(calibration.get("for") or "?").split(" / ")[0]
     m = float(calibration.get("measured_clock_min") or 1.0)
-    if calibration.get("clock_min_of") == "profile":
+    src = calibration.get("clock_min_from") or {}
+    if calibration.get("clock_min_of") == "same-silicon":
+        whose = (f"{src.get('profile', '?')}, the {src.get('gpu', '?')} profile its parameters come from (same "
+                 f"silicon; no measurement of {gpu})")
+        where = (f"the lowest clock the capped rows of {whose} cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every row of {whose} ran")
+    elif calibration.get("clock_min_of") == "pools":
+        each = ", ".join(f"{g} {float(f):.2f}" for g, f in (src.get("pools") or {}).items())
+        where = (f"{'full clock' if m >= 1.0 else f'clock {m:.2f}'}, the lowest clock every pooled fit its "
+                 f"parameters average covers ({each}; no measurement of {gpu})")
+    elif calibration.get("clock_min_of") == "profile":
         name = profile_file_text(calibration)
         where = (f"the lowest clock the capped rows of its profile {name} cover ({m:.2f})" if m < 1.0
                  else f"full clock, where every row of its profile {name} ran")
     else:
         where = (f"the lowest clock the capped measurements of {gpu} cover ({m:.2f})" if m < 1.0
-                 else f"full clock, where every measurement of {gpu} ran")
+                 else f"full clock, where every measurement of {gpu} ran" if has_shipped_measurements(gpu)
+                 else f"full clock (no measurement of {gpu})")
     pct = float(calibration.get("clock_below_range_share") or 0) * 100
     # a share rounded to 0.0 % (report.json keeps 4 decimals) still ran below: said as under 0.1 %
     share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
@@ -706,7 +740,9 @@ def cap_assumption_text(calibration: Mapping) -> str:
     (the step time of a memory-bound decode is not modelled to slow), γ as ``gamma_source`` says."""
     src = str(calibration.get("gamma_source") or "")
     how = (f"fitted to the cap rows of {src.partition(':')[2].strip() or 'its measurements'}" if src.startswith("fitted")
-           else "an assumption, no capped measurement" if src.startswith("assumption") else "source not recorded")
+           else "an assumption, no capped measurement" if src.startswith("assumption")
+           else f"the {src}" if src.startswith("mean of")  # a generic GPU's (catalog.mean_gamma_source)
+           else "source not recorded")
     return (f"no error band is measured there: the figures rest on the GPU power's memory part (HBM included) scaling "
             f"with clock^γ (γ {how}) and on decode time not slowing with the clock (docs/node.md, Extrapolated power "
             f"cap)")
@@ -1030,7 +1066,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             # (cap_floor: a named profile's own, else the GPU's; clock_floor: the profile's own, shipped or named,
             # when it states one, else the GPU's)
             "measured_cap_min_frac": cap_m, "cap_min_of": cap_of,
-            "measured_clock_min": clk_m, "clock_min_of": clk_of,
+            "measured_clock_min": clk_m, "clock_min_of": clk_of, "clock_min_from": clock_floor_source(prof, clk_of),
             "gamma_source": prof.get("gamma_source"),
             # a measured pair run on its GPU's pool instead of its other-TP carry (catalog.pool_over_carry): the carry
             # bypassed and the worst point errors of both on the pair's own rows, which chose between them
