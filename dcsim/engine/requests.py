@@ -48,7 +48,7 @@ from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
 from dcsim.serving.slo_estimate import (RHO_MAX, clock_cost_tok_s, slowed_running_tok,
                                         slowed_running_held_tok)
-from dcsim.tpf import overrun_running_tok
+from dcsim.tpf import OVERRUN_WINDOW_S, overrun_running_tok, overrun_window_tok
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
 
@@ -173,6 +173,12 @@ class _Lane:
         #: the work in the system is the empty replicas filling (mixed-fleet's reasoning pool takes ~15 min and
         #: ~16 M tokens from a cold start), not work held back, and overrun_tok counts nothing
         self._filled = False
+        #: (dt, arrived, served, shed, capacity, sum of squared arrived output tokens) of each tick since the replicas
+        #: filled, the last OVERRUN_WINDOW_S of them: the trailing window of overrun_window_tok
+        self._overrun_win: deque = deque()
+        #: work held past the trailing window beyond its arrivals' scatter (tokens, dcsim.tpf.overrun_window_tok), on
+        #: capped and open ticks alike: the label reads it beside held_tok and the two CUSUMs
+        self.overrun_win_tok = 0.0
         #: output tokens the binding label counts held back after the tick: the larger of the work waiting for
         #: admission (held_tok) and the running work the clock held back past its decision threshold
         #: (slo_estimate.slowed_running_held_tok); the two overlap (a request held at the door grows the work in the
@@ -291,6 +297,7 @@ class _Lane:
         if self.frac < 1.0:  # expected output tokens of the rest of the pool
             fluid_arr = float(m.workload.rate(np.array([t0 + 0.5 * dt]))[0]) * self.mean_out_share * dt * (1.0 - self.frac)
         arrived = float(n_out.sum()) + fluid_arr
+        arrived_sq = float(np.square(n_out, dtype=float).sum())  # the sample's scatter; the fluid remainder has none
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
         self._parked_w, self._awake_n, self._parked_excess_w = 0.0, None, 0.0
@@ -559,9 +566,23 @@ class _Lane:
             self.overrun_tok = overrun_running_tok(self.overrun_tok, arrived, served + fluid_served * dt, shed_tok,
                                                    full * dt / self.frac,
                                                    rho_max=RHO_MAX) if capped and self._filled else 0.0
+            # sustained overrun, capped or not: the work's growth over the trailing window against the Poisson
+            # scatter of the window's arrivals (dcsim.tpf.overrun_window_tok), once a whole window has passed since
+            # the replicas filled (until then the growth is their batches filling)
+            self.overrun_win_tok = 0.0
+            if self._filled:
+                win = self._overrun_win
+                win.append((dt, float(arrived), served + fluid_served * dt, float(shed_tok), full * dt / self.frac,
+                            arrived_sq))
+                span = sum(w[0] for w in win)
+                while win and span - win[0][0] >= OVERRUN_WINDOW_S - 1e-9:
+                    span -= win.popleft()[0]
+                if span >= OVERRUN_WINDOW_S - 1e-9:
+                    a_w, s_w, sh_w, c_w, q_w = (sum(w[k] for w in win) for k in range(1, 6))
+                    self.overrun_win_tok = overrun_window_tok(a_w, s_w, sh_w, c_w, q_w, rho_max=RHO_MAX)
         self._ticked = True
         self.label_held_tok = max(self.held_tok, slowed_running_held_tok(max(self.slowed_tok, self.overrun_tok),
-                                                                         float(arrived)))
+                                                                         float(arrived)), self.overrun_win_tok)
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
     def _saturated(self, available: np.ndarray) -> bool:
