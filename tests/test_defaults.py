@@ -330,9 +330,8 @@ def test_every_source_entry_gives_an_address_or_a_publication():
     until session 53 (mend 1) [EQX] ("Equinix via dataset search snippet") and [PYPI] ("the package registry's list of
     names and summaries") gave neither, and [SMI] was allowed by name without its addresses; a tag only a doc not
     read by the citation tests cites would have passed with neither."""
-    from conftest import SOURCE_MARKS, SOURCE_UNADDRESSED, citation_problems, source_entries
+    from conftest import SOURCE_MARKS, citation_problems, source_entries
     entries = source_entries()
     keys = sorted(set(entries) - SOURCE_MARKS)
     bad = citation_problems(" ".join(f"[{k}]" for k in keys), "docs/sources.md", entries)
     assert not bad, "\n".join(bad)
-    assert not SOURCE_UNADDRESSED, f"entries allowed without an address: {SOURCE_UNADDRESSED}"

@@ -311,9 +311,9 @@ def _every_path() -> dict[str, tuple[dict, str]]:
     """``key -> (node spec, the calibration status it must take)`` for every parameter path a replica can run on
     besides its own calibration: on every catalog GPU a dense and an MoE model with no profile of their own on it (this
     GPU's pooled transfer; H200 the H100's same-silicon parameters; MI300X the generic average; Mistral-Nemo-12B BF16
-    TP1 is among the A100-40GB pool's fitted data, so that transfer is partly in-sample), every shipped pool file named as
-    a scenario's ``node.profile``, a calibration carried to another TP, to the other expert layout and to a model of
-    the same shape, and levers on a calibration. Until session 53 the sweep ran one pair per path (the H100's transfer
+    TP1 is among the A100-40GB pool's fitted data, so that transfer is partly in-sample), every shipped pool file named
+    as a scenario's ``node.profile``, a calibration carried to another TP, to the other expert layout and to a model
+    of the same shape, and levers on a calibration. Until session 53 the sweep ran one pair per path (the H100's transfer
     and pool, MI300X): the A100 and B200 pools and the H200 were never swept (audit of issue 14, item 1)."""
     from dcsim.node.catalog import pooled_profiles
     from dcsim.scenario.node import LeverSpec
