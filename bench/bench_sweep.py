@@ -38,7 +38,7 @@ def spec(points: int, slo: bool = True) -> dict:
         "base": os.path.abspath(REFERENCE),
         "mode": "grid",
         "parameters": {
-            "facility.interconnect": {"range": ["300 kW", "700 kW"], "steps": n},
+            "facility.interconnect": {"range": ["300 kW", "700 kW"], "steps": n} if n > 1 else {"values": ["300 kW"]},
             "racks.0.count": {"range": [6, 6 + m - 1], "steps": m} if m > 1 else {"values": [10]},
         },
     }

@@ -179,7 +179,7 @@ def cielab(c) -> np.ndarray:
 SOURCE_MARKS = frozenset({"S", "D"})
 #: entries whose text names no address and no publication (their addresses were lost before docs/sources.md was
 #: written: CALIBRATION.md had the same text), each allowed by name with why, so a new one fails
-SOURCE_UNADDRESSED = {"SMI": "'a public GitHub markdown note; H100-80GB fixture in a Go test': the addresses were lost"}
+SOURCE_UNADDRESSED: dict[str, str] = {}
 #: a cited tag in a text: [KEY] with a letter first ("[ML3]", "[ML3-bench]", "[AZ23]"; spaces too: "[ML3 Table 2]"
 #: is no entry, as test_defaults read it before session 53); units in brackets ([W]) are not written in the texts
 #: these tests read

@@ -1,6 +1,8 @@
 """The benchmarks in bench/ still start: each parses its arguments, and the scenarios the fluid benches run
 by default pass preflight (no run). bench_year.py once stopped here for weeks: preflight's memory fit refused its
-default year (64 columns x 525,600 ticks, ~4.62 GB estimated, above the 4.29 GB default limit)."""
+default year (64 columns x 525,600 ticks, ~4.62 GB estimated, above the 4.29 GB default limit). And each runs: the
+function its main() times is called at a tiny size (under ~15 s for all), since a signature change broke
+bench_request_fidelity.py unnoticed (ServingMetrics' keyword-only sample_size, fixed in b1b4736d)."""
 
 from __future__ import annotations
 
@@ -108,3 +110,85 @@ def test_benchtiming_judges_targets_on_cpu_time(monkeypatch):
     assert t.wall_s >= 0.2 and t.cpu_s < 0.05
     assert benchtiming.verdict(t.cpu_s, 0.05).endswith("met on CPU time")
     assert "MISSED" in benchtiming.verdict(0.2, 0.05)
+
+
+def _request_fidelity(b):
+    figs = [b.run(be, n_replicas=2, load=0.3, sim_s=5.0, jump=False) for be in ("python", "kernel")]
+    assert figs[0]["req_per_cpu_s"] > 0 and figs[1]["req_per_cpu_s"] > 0
+
+
+def _engine(b):
+    import dcsim
+
+    r = dcsim.run(b.scenario(2, 10.0, 600.0, "fluid"))
+    assert r.timeseries["t_s"].size > 0
+    r = dcsim.run(b.scenario(2, 1.0, 5.0, "request"))
+    assert r.report["tokens"] is not None
+
+
+def _fluid(b):
+    r, t = b.timed_run({**b.scaled_overrides(racks=2, tick="1 min"), "duration": "10 min"})
+    assert b.summary(r)["facility_j"] > 0 and t.cpu_s > 0
+
+
+def _die_hold(b):
+    import dcsim
+
+    assert dcsim.run(b._full_load("10 min")).timeseries["t_s"].size > 0
+
+
+def _memory(b):
+    out: dict = {}
+    b._child_run("baseline", 0, 2, out)
+    assert out["requests"] == 0
+
+
+def _plan(b):
+    assert set(b.closed_form()) and b.canonical({"a": 1}) == '{"a": 1}'
+    out, wall, cpu = b.timed(lambda: 1)
+    assert out == 1 and wall >= 0
+
+
+def _sweep(b):
+    wall, n, cpu = b.measure(1, workers=1, slo=False)
+    assert n == 1
+
+
+def _tpf(b):
+    import numpy as np
+
+    args = b.parser().parse_args(["--n", "1000", "--grid", "0", "--repeat", "1"])
+    x = np.ones(args.n)
+    t, t0, ratio = b.tpf_and_floor_pairs(lambda: x * 2, lambda: np.minimum(x, x), args.repeat)
+    assert t.cpu_s >= 0 and ratio > 0
+
+
+def _year(b):
+    import dcsim
+
+    ov = b.year_overrides(b.parser().parse_args(["--hours", "2"]))
+    ov.update({"racks.0.count": 2})
+    ov.pop("facility.storage", None)
+    assert dcsim.run(b.REFERENCE, overrides=ov).timeseries["t_s"].size > 0
+
+
+#: script -> the function its main() times, called at a tiny size; the helpers the others import (no main) map to None
+ENTRY = {"bench_request_fidelity": _request_fidelity, "bench_engine": _engine, "bench_fluid": _fluid,
+         "bench_die_hold": _die_hold, "bench_memory": _memory, "bench_plan": _plan, "bench_sweep": _sweep,
+         "bench_tpf": _tpf, "bench_year": _year, "benchtiming": None, "simpy_floor": None}
+
+
+
+def test_every_bench_script_has_a_tiny_run():
+    assert {p.stem for p in BENCH.glob("*.py")} == set(ENTRY)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY))
+def test_bench_runs_at_a_tiny_size(name, monkeypatch):
+    """Until session 53 (mend 1) only --help ran: bench_request_fidelity.run raised TypeError (ServingMetrics'
+    sample_size) and bench_sweep.measure below 4 points refused its own grid (steps 1)."""
+    mod = _load(name + ".py", monkeypatch)
+    if ENTRY[name] is None:
+        assert not hasattr(mod, "main")
+    else:
+        ENTRY[name](mod)

@@ -1024,3 +1024,20 @@ def test_dcsim_compare_writes_each_runs_j_per_token_in_its_table_json_and_bar_fi
         assert [c[("gpu", "it", "facility").index(level)].get_height() for c in ax.containers] == want, level
         row = _row(table, row_name)
         assert all(f"{v:.4g}" in row for v in want), (row, want)
+
+
+def test_the_pue_row_reads_three_decimals_as_every_view(runs, tmp_path):
+    """``dcsim compare`` prints the PUE as the terminal summary and report.html do (dcsim.metrics.fmt.fmt_pue, three
+    decimals): until session 53 (mend 1) its table printed four significant figures, "1.44" for a run whose summary
+    reads 1.440, and its change as "0.0436" beside them."""
+    base, _, _, _ = runs
+    for name, pue in (("x", 1.44), ("y", 1.3964)):
+        r = json.loads((base / "air" / "report.json").read_text())
+        r["pue"] = pue
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(r))
+    table, data = compare([tmp_path / "x", tmp_path / "y"])
+    assert data["metrics"]["pue"]["values"] == [1.44, 1.3964]  # the data keeps full precision
+    row = [ln for ln in table.splitlines() if ln.startswith("PUE (energy-weighted)")][0]
+    cells = re.split(r"\s{2,}", row.strip())
+    assert cells[1:4] == ["1.440", "1.396", "-0.044 (-3.0%) ✓"], cells

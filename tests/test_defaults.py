@@ -323,3 +323,15 @@ def test_the_default_server_is_the_catalogs_dgx_h100_with_the_full_load_rules_ho
     assert h100.tdp_w == DEFAULT_SERVER_TDP_W
     assert s.model_dump(exclude={"name"}) == h100.server.model_dump(exclude={"name"})
 
+
+
+def test_every_source_entry_gives_an_address_or_a_publication():
+    """Each entry of docs/sources.md, cited or not, gives an address or a publication (conftest ``citation_problems``):
+    until session 53 (mend 1) [EQX] ("Equinix via dataset search snippet") and [PYPI] ("the package registry's list of
+    names and summaries") gave neither, and [SMI] was allowed by name without its addresses; a tag only a doc not
+    read by the citation tests cites would have passed with neither."""
+    from conftest import SOURCE_MARKS, citation_problems, source_entries
+    entries = source_entries()
+    keys = sorted(set(entries) - SOURCE_MARKS)
+    bad = citation_problems(" ".join(f"[{k}]" for k in keys), "docs/sources.md", entries)
+    assert not bad, "\n".join(bad)

@@ -309,10 +309,11 @@ SWEEP_CTX = (128.0, 2048.0, 32768.0, 131072.0)
 
 def _every_path() -> dict[str, tuple[dict, str]]:
     """``key -> (node spec, the calibration status it must take)`` for every parameter path a replica can run on
-    besides its own calibration: on every catalog GPU a dense and an MoE model measured on none (this GPU's pooled
-    transfer; H200 the H100's same-silicon parameters; MI300X the generic average), every shipped pool file named as
-    a scenario's ``node.profile``, a calibration carried to another TP, to the other expert layout and to a model of
-    the same shape, and levers on a calibration. Until session 53 the sweep ran one pair per path (the H100's transfer
+    besides its own calibration: on every catalog GPU a dense and an MoE model with no profile of their own on it (this
+    GPU's pooled transfer; H200 the H100's same-silicon parameters; MI300X the generic average; Mistral-Nemo-12B BF16
+    TP1 is among the A100-40GB pool's fitted data, so that transfer is partly in-sample), every shipped pool file named
+    as a scenario's ``node.profile``, a calibration carried to another TP, to the other expert layout and to a model
+    of the same shape, and levers on a calibration. Until session 53 the sweep ran one pair per path (the H100's transfer
     and pool, MI300X): the A100 and B200 pools and the H200 were never swept (audit of issue 14, item 1)."""
     from dcsim.node.catalog import pooled_profiles
     from dcsim.scenario.node import LeverSpec
@@ -359,6 +360,22 @@ def _sweep_node(key):
     return _node(key)
 
 
+#: the free-running (no cap, no board limit) per-GPU power of a batch of one at the top clock stays below this many
+#: times TDP on every path: an assumption, generous (the shipped paths draw at most 0.92 x TDP there, B200 Qwen3-235B
+#: FP8 TP2, measured 2026-12-05; a board's limit at TDP throttles above it). The limit law alone cannot see a fit whose
+#: power is absurd, because the throttle holds every step at the limit: an A100-40GB pool with P_sync 2000 W passed
+#: the sweep drawing exactly 400 W
+FREE_BATCH_ONE_MAX_TDP = 1.5
+
+
+def _free_batch_one_w(n) -> float:
+    """The highest free-running per-GPU power (W) of a decode batch of one at the top clock over SWEEP_CTX."""
+    i_lim = STEP_FIELDS.index("lim")
+    P = _params(n, 1.0, 1e15)
+    P = P[:i_lim] + (1e15,) + P[i_lim + 1:]
+    return max(iteration_step(P, 0.0, 1.0, c)[1] for c in SWEEP_CTX) / n.gpus_per_replica
+
+
 def _params(n, clock, limit_w):
     from dcsim.node.step import step_params
 
@@ -389,6 +406,8 @@ def test_board_limit_law_at_every_cap_clock_and_context(key):
     n = _sweep_node(key)
     i_lim = STEP_FIELDS.index("lim")
     g, tp = n.gpu, n.gpus_per_replica
+    # a sanity bound the throttle cannot hide: the fit's own power of a batch of one, free-running at the top clock
+    assert _free_batch_one_w(n) < FREE_BATCH_ONE_MAX_TDP * g.tdp_w, (key, _free_batch_one_w(n), g.tdp_w)
     caps = {"none": None, "0.9": 0.9 * g.tdp_w, "0.6": 0.6 * g.tdp_w, "min": g.power_limit_min_w}
     clocks = (g.clock_min, 0.6, 1.0)
     work = _sweep_work()
@@ -419,6 +438,29 @@ def test_board_limit_law_at_every_cap_clock_and_context(key):
                 top = int(np.argmax(cur))
                 # rising from batch 1, within 4 % (the MoE profiles dip as the expert reads spread)
                 assert cur[:top + 1].min() >= 0.96 * cur[0], (key, cap, c, ctx)
+
+
+def test_a_fit_with_absurd_power_fails_the_free_running_bound_the_limit_law_cannot_see(tmp_path):
+    """The A100-40GB pool file with P_sync set to 2000 W (its fit: 64 W) draws exactly its 400 W limit on every
+    throttled step, so the limit law passes it; its free-running batch of one at the top clock is far above
+    FREE_BATCH_ONE_MAX_TDP x TDP, which the sweep now asserts on every path."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    doc = yaml.safe_load((root / "dcsim/data/profiles/pooled/A100-SXM4-40GB.yaml").read_text())
+    doc["params"]["p_sync_w"] = 2000.0
+    (tmp_path / "pool.yaml").write_text(yaml.safe_dump(doc))
+    spec = dict(gpu="A100-SXM4-40GB", model="mistral-nemo-12b")
+    good = build_node(NodeSpec(**spec, profile="dcsim/data/profiles/pooled/A100-SXM4-40GB.yaml"), base_dir=root)
+    bad = build_node(NodeSpec(**spec, profile=str(tmp_path / "pool.yaml")), base_dir=root)
+    tdp = bad.gpu.tdp_w
+    assert _free_batch_one_w(good) < FREE_BATCH_ONE_MAX_TDP * tdp
+    assert _free_batch_one_w(bad) > FREE_BATCH_ONE_MAX_TDP * tdp
+    # the throttle holds the mutant at its limit: the limit law alone passes it
+    _, p = iteration_step(_params(bad, 1.0, tdp), 0.0, 1.0, 2048.0)
+    assert p / bad.gpus_per_replica == pytest.approx(tdp, rel=1e-6)
 
 
 def test_steady_state_below_one_sequence_mixes_a_batch_of_one_with_idle():

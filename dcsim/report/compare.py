@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (band_pct_value, band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
-                               fmt_duration, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, jpt_band_pct_by_level,
+                               fmt_duration, fmt_pct, fmt_pue, fmt_si, get_path, headline_band, jpt_band_frac, jpt_band_pct_by_level,
                                local_datetime, or_list, tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
@@ -303,12 +303,16 @@ def _labels(dirs: Sequence[Path], reports: Sequence[dict]) -> list[str]:
     return names
 
 
-def _fmt_val(v: float | None, unit: str) -> str:
+def _fmt_val(v: float | None, unit: str, key: str | None = None) -> str:
     """A value in the table: tokens and tokens/s with an SI prefix from k up (``57.33k``, ``16.03G``), below 1 as a
     plain number (``0.6672``: a milli prefix, ``667.2m``, reads as millions beside them; :func:`fmt_si`'s rule for
-    counts, :data:`dcsim.metrics.fmt.SUBUNIT_PREFIX_UNITS`)."""
+    counts, :data:`dcsim.metrics.fmt.SUBUNIT_PREFIX_UNITS`); the PUE (``key`` "pue") at three decimals,
+    :func:`~dcsim.metrics.fmt.fmt_pue`, as every other view prints it (the table printed "1.422" beside the summary's
+    1.422 but "1.44" for 1.440 until session 53)."""
     if v is None:
         return "n/a"
+    if key == "pue":
+        return fmt_pue(v)
     if unit in ("tok/s", "tok"):
         return fmt_si(v, "", 4).replace(" ", "")
     return f"{v:.4g}"
@@ -334,7 +338,8 @@ def _mark(d: float | None, pct: float | None, unit: str, better: str | None) -> 
     return "better" if (d < 0) == (better == "lower") else "worse"
 
 
-def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None, tag: str | None = None) -> str:
+def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None, tag: str | None = None,
+               key: str | None = None) -> str:
     """``+0.123 (+4.5%) ✓``; percentages change by percentage points (``+3.2 pp ✗``); ✓/✗ say
     whether the change is an improvement, for changes of at least MARK_THRESHOLD_PCT (percent, or
     percentage points for figures that are percentages). With ``tag`` (a sign of :data:`UNMARKED`) the change is
@@ -347,7 +352,7 @@ def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None
     if unit == "%":  # marked when the change is at least MARK_THRESHOLD_PCT percentage points
         txt = f"{sign}{abs(d):.3g} pp"
     else:
-        mag = _fmt_val(abs(d), unit) if unit in ("tok/s", "tok") else f"{abs(d):.3g}"
+        mag = _fmt_val(abs(d), unit, key) if unit in ("tok/s", "tok") or key == "pue" else f"{abs(d):.3g}"
         txt = f"{sign}{mag}"
         if pct is not None:
             txt += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
@@ -796,11 +801,12 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
     for lab in labels[1:]:
         header += [lab, f"Δ vs {labels[0]}"]
     rows = [header]
-    for m in metrics.values():
-        row = [m["label"], m["unit"], _fmt_val(m["values"][0], m["unit"])]
+    for key, m in metrics.items():
+        row = [m["label"], m["unit"], _fmt_val(m["values"][0], m["unit"], key)]
         why = m.get("unmarked") or [None] * len(m["values"])
         for v, d, p, w in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:], why[1:]):
-            row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"], UNMARKED[w][0] if w else None)]
+            row += [_fmt_val(v, m["unit"], key),
+                    _fmt_delta(d, p, m["unit"], m["better"], UNMARKED[w][0] if w else None, key)]
         rows.append(row)
     def cell(b: dict, key: str) -> str:
         v = b[key]
