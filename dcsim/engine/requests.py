@@ -693,17 +693,9 @@ class _Lane:
                 self._trim = min(self._trim, 0.0)
             self._awake_n_trimmed = self._awake_n
         self._slope_w = self._slope_at(curves, level, scale)
-        if held is None and (self.may_trim_down or given) and self._level_capped is not None \
-                and level > self._level_capped:
+        if held is None and self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
-            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick).
-            # Also for a pool of several with a budget of its own (``given``) that may not go below its clock: until
-            # session 53 its rises went through at once, and where its replicas serve more than its rate limit (work
-            # already inside them: mixed-fleet's KV-bound reasoning pool draining its backlog, its door empty, the
-            # controller's clock rising as its limit falls at a constant budget) it drew up to 1.3 % over its budget
-            # with nothing to trim it until the facility had gone over (may_trim_down); beside a chat pool given its
-            # whole full-clock draw (controller.shared_split: useful_clock), with no slack to cover it, the
-            # facility went 0.41 % over its contract at request fidelity (22:19, 35 ticks over in the day). Not
+            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick). Not
             # on a held tick: its level is read by the tables within the budget less the trim's margin already, and
             # absorbing its rise took a second margin (until 2026-12-05, later: the fall from 00:50's held ticks
             # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md)
