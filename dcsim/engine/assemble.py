@@ -730,7 +730,8 @@ def held_clock_notes(m: Models, ts: dict) -> list[str]:
         if share < PLANNER_NOTE_MIN_BINDING_SHARE:
             continue
         served = float(np.mean(np.asarray(ts["achieved_tok_s"], float)[sel]))
-        what = "the cooling plant is full" if kind == "cooling" else "the power budget is spent"
+        what = ("the cooling plant cannot reject the heat of the full clock" if kind == "cooling"
+                else "the power budget cannot feed the full clock")
         text = (f"{kind} holds the clock while demand is met: on {100 * share:.1f} % of the run every token asked "
                 f"for is served (binding: demand), yet the controller caps the GPUs at a mean clock of "
                 f"{float(np.nanmean(clock[sel])):.2f} because {what} (IT at most "
