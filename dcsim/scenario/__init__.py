@@ -499,7 +499,7 @@ def _reason(err: dict) -> str:
         # pydantic's "Input should be a valid integer, unable to parse string as an integer" read as a parser's
         # complaint (walkthrough 2026-12-05, `count: 10 racks`): say what the field takes and what to write
         whole = err.get("type") == "int_parsing"
-        what = "a whole number" if whole else "a plain number"
+        what = "a whole number (an integer)" if whole else "a plain number"
         lead = re.match(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*\S", inp)
         fix = (f"; write {lead.group(1)}" if lead and (not whole or lead.group(1).lstrip("+-").isdigit())
                else f"; write {'a count such as 10' if whole else 'a number such as 0.5'}")
