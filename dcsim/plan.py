@@ -212,6 +212,26 @@ def _margin(ceil: dict, binding: str) -> tuple[str | None, float | None]:
     return nxt, _ratio_margin(vals[nxt], base)
 
 
+#: a limit whose ceiling sits within this fraction of the binding one at the answer is reported tied with it
+#: (``tied_with``): a headroom that prints as "0.0 %". interconnect-for sizes the contract so that power meets compute
+#: (to its bisection's 1e-7), and its answer read "COMPUTE; next: cooling with 918.7 % headroom" beside "power 0.0 %"
+#: (walkthrough 2026-12-05): the next limit is the one tied, binding from any smaller interconnect
+PLAN_TIE_REL = 5e-4
+
+
+def tied_limits(ceilings: dict, binding: str) -> list[str]:
+    """The limits among compute/power/cooling other than ``binding`` whose ceiling is within :data:`PLAN_TIE_REL` of
+    the binding one (``ceilings``: the answer's ``*_tok_s`` at its critical moment); [] where none, or where the
+    binding is not one of them or its ceiling is not positive."""
+    if binding not in _NAMES:
+        return []
+    base = float(ceilings.get(f"{binding}_tok_s", float("nan")))
+    if not (base > 0 and math.isfinite(base)):
+        return []
+    return [n for n in _NAMES if n != binding and f"{n}_tok_s" in ceilings
+            and abs(float(ceilings[f"{n}_tok_s"]) / base - 1.0) <= PLAN_TIE_REL]
+
+
 def _ratio_margin(nxt: float, base: float) -> float | None:
     """``nxt / base - 1``, None where ``base`` is not positive (a zero ceiling: the margin is undefined)."""
     return float(nxt / base - 1.0) if base > 0 and math.isfinite(nxt / base) else None
@@ -696,6 +716,9 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     if out.get("margin") is None and out.get("next_binding") and not out.get("margin_note"):
         out["margin_note"] = (f"the {out['binding']} ceiling is 0 at the critical moment: no token is served "
                               f"there, and a margin over it is undefined")
+    out["tied_with"] = tied_limits(out.get("ceilings") or {}, out.get("binding"))
+    if out.get("next_binding") in out["tied_with"]:
+        out["tied_with"] = [out["next_binding"]] + [t for t in out["tied_with"] if t != out["next_binding"]]
     out = {"question": question, "scenario": m0.scenario.name,
            "weather_percentile": weather_percentile, "moments_evaluated": int(mom["t_s"].size), **out}
     if weather_percentile is not None:
@@ -1677,11 +1700,21 @@ def format_plan(r: dict) -> str:
     lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s"
                  + (" (Q: the GPU dies' limit at full work)" if c.get("cooling_limit") == "die" else ""))
     nb = r.get("next_binding")
-    lines.append(f"  binding at the answer: {binding_answer_text(r)}"
-                 + ((f"; next: {nb} from {r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more)"
+    tied = [t for t in (r.get("tied_with") or []) if t != r.get("binding")]
+    tie = ""
+    if tied:  # a limit tied with the binding one is the next to bind, whatever the headroom of the one past it
+        below = r.get("next_binding_below")
+        tie = (f", tied with {or_list(tied).replace(' or ', ' and ')} (0.0 % headroom"
+               + (": a smaller interconnect makes power bind" if below in tied and below == "power" else "") + ")")
+    nxt_word = "next past them" if tied and nb not in tied else "next"
+    if nb in tied:
+        nb = None  # said in the tie
+    lines.append(f"  binding at the answer: {binding_answer_text(r)}{tie}"
+                 + ((f"; {nxt_word}: {nb} from {r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more)"
                      if in_gpus and r.get("margin") is not None
-                     else f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
-                     f"; next: {nb} (margin undefined: {r.get('margin_note', 'the binding ceiling is 0')})") if nb else ""))
+                     else f"; {nxt_word}: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
+                     f"; {nxt_word}: {nb} (margin undefined: {r.get('margin_note', 'the binding ceiling is 0')})")
+                    if nb else ""))
     if r.get("fleet_note"):
         lines.append(f"  fleet: {r['fleet_note']}")
     if r.get("note"):

@@ -161,20 +161,30 @@ def cooling_binds_text(spans, t_lo: float, t_hi: float) -> str:
 
 @dataclass(frozen=True)
 class TPF:
-    """Ceilings (tokens/s), achieved rate (tokens/s), binding code and slacks."""
+    """Ceilings (tokens/s), achieved rate (tokens/s), the binding constraint and slacks.
+
+    ``binding`` is the constraint's name, a str for scalar input (``"cooling"``) and an array of str for arrays;
+    ``binding_code`` holds the int codes into :data:`BINDING_NAMES` that the engine's time series use. Until
+    2026-12-05 ``binding`` was the code, ``np.int8(1)`` for compute (walkthrough: the public closed form answered
+    a number where the README reads a name)."""
 
     demand_tok_s: np.ndarray
     compute_tok_s: np.ndarray
     power_tok_s: np.ndarray
     cooling_tok_s: np.ndarray
     achieved_tok_s: np.ndarray
-    binding: np.ndarray  # int codes into BINDING_NAMES
+    binding_code: np.ndarray  # int codes into BINDING_NAMES
 
     @property
-    def binding_name(self) -> np.ndarray:
-        """Binding constraint names (array of str, or a str for scalar input)."""
-        names = np.asarray(BINDING_NAMES, dtype=object)[self.binding]
+    def binding(self) -> str | np.ndarray:
+        """The binding constraint's name: a str for scalar input, an array of str (object dtype) for arrays."""
+        names = np.asarray(BINDING_NAMES, dtype=object)[self.binding_code]
         return names if np.ndim(names) else str(names)
+
+    @property
+    def binding_name(self) -> str | np.ndarray:
+        """The same as :attr:`binding` (its name before 2026-12-05, when ``binding`` held the codes)."""
+        return self.binding
 
     def slack(self) -> dict[str, np.ndarray]:
         """Fractional headroom of each ceiling over the achieved rate (dimensionless)."""
@@ -196,7 +206,7 @@ class TPF:
             "achieved_tok_s": self.achieved_tok_s,
         }
         out = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist()) for k, v in out.items()}
-        out["binding"] = self.binding_name if np.ndim(self.binding) == 0 else list(self.binding_name)
+        out["binding"] = self.binding if np.ndim(self.binding_code) == 0 else list(self.binding)
         out["slack"] = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist()) for k, v in self.slack().items()}
         return out
 

@@ -2054,3 +2054,27 @@ def test_an_excess_over_a_plant_that_is_down_has_no_share():
                     ).report
     (w,) = [x for x in big["warnings"] if "drew more than its interconnect" in x]
     assert re.search(r"at most [\d.]+ kW \(\+\d{3} %\) over: ", w) and "e+" not in w, w
+
+
+def test_an_unknown_catalog_name_names_its_field_and_the_close_catalog_names(capsys):
+    """walkthrough 2026-12-05: `gpu: H100` named `racks[0].node` and listed the catalog; the error names the field and
+    the catalog names it may mean (a prefix first, then difflib), and `A100` offers both A100s."""
+    cases = (("racks.0.node.gpu=H100", "racks[0].node.gpu", ["'H100-SXM'"]),
+             ("racks.0.node.gpu=A100", "racks[0].node.gpu", ["'A100-SXM4-40GB'", "'A100-SXM4-80GB'"]),
+             ("racks.0.node.model=llama-3.1-70", "racks[0].node.model", ["'llama-3.1-70b'"]))
+    for s, field, close in cases:
+        code, err = _validate(capsys, REF, "--set", s)
+        assert code == 2 and f"{field}: unknown" in err, err
+        hint = err.split("did you mean", 1)[1].split("?", 1)[0] if "did you mean" in err else ""
+        assert all(c in hint for c in close) and "H200" not in hint, err
+    code, err = _validate(capsys, REF, "--set", "racks.0.node.gpu=Zzz-9")
+    assert code == 2 and "racks[0].node.gpu: unknown GPU" in err and "did you mean" not in err, err
+
+
+@pytest.mark.parametrize("value,fix", [("10 racks", "write 10"), ("ten", "write a count")])
+def test_a_count_with_a_word_says_what_to_write(capsys, value, fix):
+    """walkthrough 2026-12-05: `count: 10 racks` gave pydantic's "Input should be a valid integer, unable to parse
+    string as an integer"; the error names the field and the value, and what to write instead."""
+    code, err = _validate(capsys, REF, "--set", f"racks.0.count={value}")
+    assert code == 2 and "racks[0].count:" in err and repr(value) in err and fix in err, err
+    assert "Input should be" not in err

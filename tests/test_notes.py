@@ -245,3 +245,33 @@ def test_the_requests_row_without_a_shed_count_prints_no_empty_share():
     text = " ".join(summary_table(no_shed).split())
     row = text[text.index("Requests arrived"):][:120]
     assert "arrived 1 k completed 700 shed" in row and "(None)" not in row and "in flight 10" in row, row
+
+
+def test_cooling_holding_the_clock_while_demand_is_met_is_told_with_the_ups_no_load_loss():
+    """Reference's hall under a 5 MW contract at night (walkthrough 2026-12-05): every token asked for is served
+    (binding demand), yet the UPS, rated for the contract, makes ~188 kW of no-load heat in a 395 kW plant, so the
+    controller holds the clock near 0.55 on every tick. Until then only an "EXTRAPOLATED CLOCK" warning said so."""
+    over = {"facility.interconnect": "5 MW", "duration": "10 min", "expect": {}}
+    res = dcsim.run(SC / "reference.yaml", overrides=over)
+    rep, ts = res.report, res.timeseries
+    assert rep["binding"]["share"]["demand"] == 1.0  # the label is right: demand limits the tokens
+    assert rep["tokens_accounting"]["shed"] == 0
+    assert float(np.max(ts["controller_clock"])) < 0.7  # and the clock is held all the same
+    # the plant is full: IT sits at the largest IT whose heat (UPS no-load loss included) the plant rejects
+    assert np.allclose(ts["it_power_w"], ts["it_max_cooling_w"], rtol=1e-6)
+    m = build_models(res.scenario)
+    pc = res.scenario.facility.power_chain
+    ups_nl = pc.ups_l0 * pc.ups_redundancy * m.facility.ups_rating_w
+    assert ups_nl == pytest.approx(0.0376 * 5e6)
+    assert float(m.facility.heat_to_reject_w(0.0)) == pytest.approx(ups_nl)
+    note = [n for n in rep["notes"] if n.startswith("cooling holds the clock while demand is met")]
+    assert len(note) == 1
+    assert f"{ups_nl / 1e3:,.1f} kW" in note[0] and "395 kW" in note[0]
+    nl = ups_nl + pc.transformer_no_load * m.facility.transformer_rating_w
+    assert f"{nl / float(np.mean(ts['achieved_tok_s'])):.2f} J per output token" in note[0]
+    # with the chain rated for the hall's load the plant has room: the clock runs free and the note goes away
+    fixed = dcsim.run(SC / "reference.yaml", overrides={**over, "facility.power_chain.ups_rating": "495 kW",
+                                                        "facility.power_chain.transformer_rating": "495 kW"})
+    assert float(np.min(fixed.timeseries["controller_clock"])) == 1.0
+    assert not [n for n in fixed.report["notes"] if "holds the clock" in n]
+    assert fixed.report["joules_per_output_token"]["facility"] < rep["joules_per_output_token"]["facility"]

@@ -791,3 +791,19 @@ def test_the_python_planner_refuses_gpus_for_another_question(question):
     for call in calls:
         with pytest.raises(ValueError, match=f"gpus applies to interconnect-for, not {question}"):
             call()
+
+
+def test_interconnect_for_names_the_limit_tied_with_compute_as_the_next():
+    """interconnect-for sizes the contract so that power meets compute: at the answer power is tied with compute,
+    and a smaller interconnect makes it bind. The answer read "next: cooling with 918.7 % headroom" beside "power
+    0.0 %" for 7 GPUs of the reference (walkthrough 2026-12-05); the tie is reported and named first."""
+    from dcsim.plan import PLAN_TIE_REL, format_plan
+
+    r = plan(REF, "interconnect-for", gpus=7)
+    c = r["ceilings"]
+    assert r["binding"] == "compute" and abs(c["power_tok_s"] / c["compute_tok_s"] - 1) <= PLAN_TIE_REL
+    assert c["cooling_tok_s"] > 2 * c["compute_tok_s"]  # cooling far away
+    assert r["tied_with"] == ["power"]
+    txt = " ".join(format_plan(r).split())
+    line = txt.split("binding at the answer:", 1)[1].split(" note:", 1)[0]
+    assert "power" in line and line.index("power") < line.index("cooling"), line

@@ -37,7 +37,9 @@ def test_interconnect_for_reads_one_full_load_and_names_the_racks_as_the_next_li
     assert r["margin"] == pytest.approx(big["achieved_tok_s"] / c["cooling_tok_s"] - 1.0, rel=1e-6)
     assert "over its feed 48 kW" in r["rack_note"] and "at any interconnect" in r["rack_note"]
     text = format_plan(r)
-    assert "next: power (racks) with" in text and "racks: a rack at full load draws 48.5 kW" in text
+    # P meets Q at the answer: power is tied with cooling, and the racks' feeds are the limit past them
+    assert r["tied_with"] == ["power"]
+    assert "next past them: power (racks) with" in " ".join(text.split()) and "racks: a rack at full load draws 48.5 kW" in text
 
 
 def test_interconnect_for_does_not_chase_the_racks_feed_with_the_interconnect():

@@ -385,3 +385,58 @@ def test_compare_jpt_overlay_says_each_levels_band_as_the_runs_own_figure(monkey
     ax = compare.overlay_figures(["reference", "mixed"], [(ref, None), (mixed, None)])["compare_jpt"].axes[0]
     label = [t.get_text() for t in ax.get_legend().get_texts()][1]
     assert "error bars GPU ≥±25 %, IT ≥±20 %, facility ≥±20 % J/token" in label, label
+
+
+def test_the_headline_cards_come_before_the_warnings_which_are_collapsed_and_counted():
+    """walkthrough 2026-12-05: on mixed-fleet five long warnings sat between the caveat banners and the headline
+    cards, pushing the answer ~650 px down; the cards now follow the banners and the warnings come after them in a
+    collapsed box that still counts them and names what they are about."""
+    from test_report import synthetic_result
+
+    from dcsim.report.html import render_html
+
+    res = synthetic_result()
+    res.report["warnings"] = [CLOCK, OTHER, "racks[1] (b200): " + "x " * 400]
+    page = render_html(res, {})
+    cards, box = page.index('<div class="cards">'), page.index('id="warnings"')
+    assert cards < box
+    details = page[page.rindex("<details", 0, box):page.index("</details>", box)]
+    assert "<summary>" in details and "Warnings (2)" in details and OTHER in details  # counted, still in the page
+    assert " open" not in details.split(">", 1)[0]  # collapsed
+    assert "racks[1] (b200)" in details.split("</summary>", 1)[0]  # its subject in the summary line
+
+
+def test_the_provenance_calibration_row_is_readable_without_nulls():
+    """walkthrough 2026-12-05: report.html's provenance "calibration" row was report.json's list of dicts dumped as
+    JSON, full of nulls; it reads key: value now, nulls and empty parts left out; report.json keeps every key."""
+    import json
+
+    from test_report import synthetic_result
+
+    from dcsim.report.html import _provenance, render_html
+
+    cal = [{"group": "hall-a", "for": "H100-SXM / llama-3.1-70b", "status": "calibrated", "band_notes": [],
+            "borrowed": {}, "warning": None, "error_band_pct": {"tok_s_pct": 3.556, "j_per_tok_pct": 3.033}}]
+    row = _provenance({"provenance": {"calibration": cal}})
+    cell = row.split(">calibration<", 1)[1]
+    assert "null" not in cell and "None" not in cell and "warning" not in cell and "band_notes" not in cell
+    assert "<b>group</b>: hall-a" in cell and "tok_s_pct 3.556" in cell
+    res = synthetic_result()
+    res.report.setdefault("provenance", {})["calibration"] = cal
+    page = render_html(res, {})
+    embedded = page.split("<summary>report.json</summary><pre>", 1)[1]
+    assert "&quot;warning&quot;: null" in embedded  # report.json itself unchanged
+    assert json.loads(json.dumps(res.report["provenance"]["calibration"])) == cal
+
+
+def test_the_signature_caption_says_what_the_pool_strips_are():
+    """walkthrough 2026-12-05: a multi-pool run's signature figure draws a binding strip per pool, which its caption
+    did not mention; with one pool, or a run drawn by day (no strips), the caption has no such sentence."""
+    from dcsim.report.html import SIGNATURE_POOLS_CAPTION as CAP, _e, _img
+
+    SIGNATURE_POOLS_CAPTION = _e(CAP)
+    two = {"pools": [{"name": "chat"}, {"name": "reasoning"}], "duration_s": 86400.0, "tick_s": 60.0}
+    assert SIGNATURE_POOLS_CAPTION in _img("signature", b"png", two)
+    assert "pool" in CAP and "strip" in CAP
+    assert SIGNATURE_POOLS_CAPTION not in _img("signature", b"png", {"pools": [{"name": "chat"}]})
+    assert SIGNATURE_POOLS_CAPTION not in _img("signature", b"png", {**two, "duration_s": 365 * 86400.0})

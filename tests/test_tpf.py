@@ -414,3 +414,14 @@ def test_a_near_tie_names_the_ceiling_between_it_and_compute():
     alone = _near_tie(3, 226_177.0, 240_000.0, 223_969.0, 449_000.0)  # P above C: compute is next, the whole gap
     assert alone["next"] == "compute" and alone["buy_tok_s"] == pytest.approx(2_208.0)
     assert "compute holds the rest" in near_tie_text(alone)
+
+
+def test_the_public_closed_form_answers_the_binding_by_name():
+    """walkthrough 2026-12-05: ``token_production(...).binding`` gave ``np.int8(1)``; it is the name (a str for scalar
+    arguments, names for arrays), the int codes kept as ``binding_code``."""
+    r = tpf.token_production(**{**BASE, "demand_tok_s": 1e12})
+    assert isinstance(r.binding, str) and r.binding == r.binding_name == "compute"
+    assert tpf.BINDING_NAMES[int(r.binding_code)] == r.binding
+    arr = tpf.token_production(**{**BASE, "demand_tok_s": np.array([1.0, 1e12])})
+    assert list(arr.binding) == ["demand", "compute"] and arr.binding_code.tolist() == [0, 1]
+    assert r.as_dict()["binding"] == "compute"

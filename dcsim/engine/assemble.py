@@ -658,6 +658,7 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
             notes += rack_limit_notes(m, kind, which)
     notes += near_tie_notes(m, ts, ties, near_tie)
     notes += alternation_notes(ts, m.scenario.clock_block(), m.scenario.duration)
+    notes += held_clock_notes(m, ts)
     pc = m.scenario.facility.power_chain
     # the note answers "would a larger contract help?": asked where power or cooling binds other than by a hair; a
     # run compute- or demand-bound throughout, or bound only in near ties with compute, has no use for more
@@ -696,6 +697,67 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
                 f"{2 * cap / 1e6:g} MW, because the {what} the interconnect "
                 f"and {'their' if len(follow) > 1 else 'its'} no-load losses follow the rating{heat} (set "
                 f"{fields} to decouple {'them' if len(follow) > 1 else 'it'}; docs/facility.md)")
+    return notes
+
+
+def held_clock_notes(m: Models, ts: dict) -> list[str]:
+    """Where the binding reads ``demand`` (every token asked for was served) but the controller held the clock below
+    full because power or cooling left no room for it (capped ticks, :func:`dcsim.tpf.capped_ticks`; the tighter of
+    ``it_max_power_w`` / ``it_max_cooling_w`` names which), on at least :data:`PLANNER_NOTE_MIN_BINDING_SHARE` of the
+    run: the binding label is right (demand limits the tokens) and says nothing of the held clock, which until
+    2026-12-05 reached a planner only as an "EXTRAPOLATED CLOCK" warning (reference at 5 MW, 00:00-00:30: clock 0.55
+    on every tick, PUE 2.571, 4.86 J per output token at the meter against 2.49 at 495 kW, docs/facility.md).
+    Cooling's note quotes the UPS no-load loss (``ups_l0·ups_redundancy·ups_rating``: heat made at any load, which
+    the plant must reject, :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`) as a share of the plant's
+    capacity; both quote the chain's no-load losses (UPS and transformer) per output token served on those ticks,
+    W over tok/s, before the cooling power that rejects them. Die-hold ticks
+    (:data:`dcsim.engine.flex.THROTTLE_DIE_HOLD`: the dies, not the plant, hold the clock) are counted out."""
+    from dcsim.engine.flex import THROTTLE_DIE_HOLD
+
+    need = ("binding", "mode", "it_max_power_w", "it_max_cooling_w", "achieved_tok_s", "gpus_in_service")
+    if any(k not in ts for k in need):
+        return []
+    b = np.asarray(ts["binding"])
+    n = b.size
+    if n == 0:
+        return []
+    held = capped_ticks(ts["mode"], ts) & (b == BINDING_NAMES.index("demand"))
+    if "thermal_throttled" in ts:
+        held &= np.asarray(ts["thermal_throttled"]) != THROTTLE_DIE_HOLD
+    p_w, q_w = np.asarray(ts["it_max_power_w"], float), np.asarray(ts["it_max_cooling_w"], float)
+    clock = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.full(n, np.nan))), float)
+    f = m.facility
+    pc = m.scenario.facility.power_chain
+    ups_nl_w = 0.0 if f.quick_study else pc.ups_l0 * pc.ups_redundancy * f.ups_rating_w
+    tr_nl_w = 0.0 if f.quick_study else pc.transformer_no_load * f.transformer_rating_w
+    notes = []
+    for kind, sel in (("cooling", held & (q_w <= p_w)), ("power", held & (p_w < q_w))):
+        share = float(np.count_nonzero(sel)) / n
+        if share < PLANNER_NOTE_MIN_BINDING_SHARE:
+            continue
+        served = float(np.mean(np.asarray(ts["achieved_tok_s"], float)[sel]))
+        what = ("the cooling plant cannot reject the heat of the full clock" if kind == "cooling"
+                else "the power budget cannot feed the full clock")
+        text = (f"{kind} holds the clock while demand is met: on {100 * share:.1f} % of the run every token asked "
+                f"for is served (binding: demand), yet the controller caps the GPUs at a mean clock of "
+                f"{float(np.nanmean(clock[sel])):.2f} because {what} (IT at most "
+                f"{float(np.mean((q_w if kind == 'cooling' else p_w)[sel])) / 1e3:,.0f} kW there)")
+        if kind == "cooling" and ups_nl_w > 0 and "heat_capacity_w" in ts:
+            cap_w = float(np.mean(np.asarray(ts["heat_capacity_w"], float)[sel]))
+            if cap_w > 0:
+                rating = ("its " + format(f.ups_rating_w / 1e6, "g") + " MW rating"
+                          + (", which follows the interconnect" if pc.ups_rating is None else "")
+                          + (f", x{pc.ups_redundancy:g} systems" if pc.ups_redundancy != 1 else ""))
+                text += (f"; {ups_nl_w / 1e3:,.1f} kW of the plant's {cap_w / 1e3:,.0f} kW "
+                         f"({100 * ups_nl_w / cap_w:.0f} %) is the UPS's no-load loss (ups_l0 "
+                         f"{100 * pc.ups_l0:.2f} % of {rating}, CALIBRATION C2 [UPS][D]), heat made at any load")
+        if served > 0 and ups_nl_w + tr_nl_w > 0:
+            text += (f"; the chain's no-load losses ({(ups_nl_w + tr_nl_w) / 1e3:,.1f} kW, UPS and transformer) cost "
+                     f"{(ups_nl_w + tr_nl_w) / served:.2f} J per output token there at the meter, before the cooling "
+                     f"that rejects them")
+        fix = ("set power_chain.ups_rating / transformer_rating to the hall's load, or more cooling capacity"
+               if kind == "cooling" else "a larger interconnect or fewer GPUs")
+        notes.append(text + f" ({fix}; docs/facility.md, held clock)")
     return notes
 
 

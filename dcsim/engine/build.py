@@ -11,6 +11,7 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
+from dcsim.node.catalog import UnknownCatalogName
 from dcsim.node.catalog import model_max_context
 from dcsim.node.model import (CLOCK_WARNING_LEAD, EXTRAPOLATION_FACTOR, at_workload, cap_assumption_text, cap_text,
                               context_beyond, context_extrapolation_factor, precision_warning)
@@ -299,7 +300,9 @@ def build_models(sc: Scenario, classes: list | None = None) -> Models:
         try:
             node = build_node(gs.node, sc.base_dir)
         except (ValueError, KeyError, OSError) as e:  # e.g. the model does not fit the GPUs
-            raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
+            # a catalog name the catalog does not hold names its field (racks[0].node.gpu), not the whole node
+            field = f"racks[{gi}].node" + (f".{e.field}" if isinstance(e, UnknownCatalogName) else "")
+            raise ScenarioError(sc.name, [(field, str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         _, m_in, m_out, dctx, scv, _ = means[pool_of[gi]]

@@ -68,13 +68,40 @@ def model_max_context(model: str | ModelSpec) -> int | None:
     return resolve_model(model).max_context
 
 
+class UnknownCatalogName(ValueError):
+    """A GPU or model name the catalog does not hold; ``field`` is the node field that named it (``gpu``, ``model``),
+    so that a scenario's error names ``racks[0].node.gpu`` (:func:`dcsim.engine.build.build_models`)."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _close_names(cat: dict, name: str) -> list[str]:
+    """Catalog names a mistyped ``name`` may have meant: those it begins (``H100`` -> ``H100-SXM``), else the closest
+    by :func:`difflib.get_close_matches` (at most three)."""
+    import difflib
+
+    n = norm_gpu(name)
+    if not n:
+        return []
+    pre = [k for k in sorted(cat) if norm_gpu(k).startswith(n)]
+    if pre:
+        return pre[:3]
+    by = {norm_gpu(k): k for k in sorted(cat)}
+    return [by[c] for c in difflib.get_close_matches(n, list(by), n=3, cutoff=0.6)]
+
+
 def _lookup(cat: dict, name: str, what: str):
     by = {norm_gpu(k): v for k, v in cat.items()}
     for v in cat.values():
         if getattr(v, "hf_id", ""):
             by.setdefault(norm_gpu(v.hf_id), v)
     if norm_gpu(name) not in by:
-        raise ValueError(f"unknown {what} {excerpt(name)}; known: {', '.join(sorted(cat))} (or define it inline)")
+        close = _close_names(cat, name)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownCatalogName(f"unknown {what} {excerpt(name)}; known: {', '.join(sorted(cat))}{hint} "
+                                 "(or define it inline)", "gpu" if what == "GPU" else "model")
     return by[norm_gpu(name)]
 
 

@@ -15,7 +15,7 @@ from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, fm
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_pue, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note, within_band_lead, within_band_text)
-from dcsim.plots.figures import CONSTRAINT_COLORS
+from dcsim.plots.figures import CONSTRAINT_COLORS, DAILY_BEYOND_S
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
@@ -68,6 +68,7 @@ h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bo
  padding-bottom:4px}
 .sub{color:#5a6270;font-size:14px;margin-bottom:18px}
 .warn{background:#fff3cd;border:1px solid #e0b84c;padding:8px 12px;border-radius:6px;margin:10px 0}
+details.warn summary{cursor:pointer}
 .caveat{background:#fff4e5;border-left:5px solid #d97706;border-radius:8px;padding:10px 14px;margin:0 0 14px;
 font-size:14px;color:#5a3a06}
 .cards{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr) minmax(0,1fr) minmax(0,1fr);gap:14px}
@@ -209,7 +210,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
         banner += f'<div class="caveat"><b>SLO tail.</b> {_e(tail.removeprefix("SLO tail: "))}.</div>'
-    return f'{banner}{_warnings_box(report)}<div class="cards">{"".join(cards)}</div>'
+    # the answer first: the caveat banners over the cards, the other warnings under them, collapsed with their count
+    # and subjects (mixed-fleet's five long warnings pushed the cards ~650 px down, off a 1000 px screen, until
+    # 2026-12-05)
+    return f'{banner}<div class="cards">{"".join(cards)}</div>{_warnings_box(report)}'
 
 
 #: warnings the first screen already shows as a caveat banner: a rack group's calibration
@@ -226,7 +230,18 @@ def _warnings_box(report: Mapping[str, Any]) -> str:
     if not ws:
         return ""
     items = "".join(f"<li>{_e(w)}</li>" for w in ws)
-    return f'<div class="warn"><b>Warnings ({len(ws)}).</b><ul style="margin:4px 0 0 18px;padding:0">{items}</ul></div>'
+    subjects = list(dict.fromkeys(_warning_subject(w) for w in ws))
+    about = f" — {_e('; '.join(subjects))}" if subjects and len(", ".join(subjects)) <= 160 else ""
+    return (f'<details class="warn" id="warnings"><summary><b>Warnings ({len(ws)}).</b>{about} '
+            f'<span class="note">(click to read)</span></summary>'
+            f'<ul style="margin:4px 0 0 18px;padding:0">{items}</ul></details>')
+
+
+def _warning_subject(w: str) -> str:
+    """What a warning is about, for the collapsed box's summary line: its text before the first ': ' (the field or
+    rack group it names, ``racks[1] (b200-reasoning)``), else its first 60 characters."""
+    head, sep, _ = w.partition(": ")
+    return head if sep and len(head) <= 60 else (w[:57] + "..." if len(w) > 60 else w)
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:
@@ -504,19 +519,69 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
     return f"<h2>Controller log</h2><table>{head}{''.join(rows)}</table>{more}"
 
 
+def _empty(v: Any) -> bool:
+    """A provenance value with nothing to read: None (JSON null), an empty list or mapping."""
+    return v is None or (isinstance(v, (Mapping, list, tuple)) and not v)
+
+
+def _inline(v: Any) -> str:
+    """A nested provenance value on one line (escaped): ``key value`` pairs of a mapping, a list's items, by ``, ``;
+    nulls and empty parts left out."""
+    if isinstance(v, Mapping):
+        return "; ".join(f"{_e(k)} {_inline(x)}" for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))
+                         if not _empty(x))
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_inline(x) for x in v if not _empty(x))
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return _e(v)
+
+
+#: the keys a provenance item leads with (report.json provenance.calibration: which rack group, which setup)
+_LEAD_KEYS = ("group", "for", "profile", "status")
+
+
+def _readable(v: Any) -> str:
+    """A provenance value as HTML a reader reads (walkthrough 2026-12-05: the calibration row was a raw JSON dump, a
+    screen of ``null``): a mapping one ``key: value`` line per key, a list of mappings one block per item, a list of
+    plain values joined by commas; nulls and empty lists or mappings left out (report.json keeps them all)."""
+    if isinstance(v, Mapping):
+        # what an item is (a calibration entry's group, setup, profile and status) first, then the rest by name
+        order = lambda kv: (_LEAD_KEYS.index(kv[0]) if kv[0] in _LEAD_KEYS else len(_LEAD_KEYS), str(kv[0]))  # noqa: E731
+        lines = [f"<b>{_e(k)}</b>: {_inline(x)}" for k, x in sorted(v.items(), key=order) if not _empty(x)]
+        return "<br>".join(lines)
+    if isinstance(v, (list, tuple)):
+        if any(isinstance(x, Mapping) for x in v):
+            return "".join(f'<div style="margin:2px 0 6px">{_readable(x)}</div>' for x in v if not _empty(x))
+        return _inline(v)
+    return f"<code>{_e(v)}</code>"
+
+
 def _provenance(report: Mapping[str, Any]) -> str:
     prov = report.get("provenance") or {}
     rows = [(k, _e(report.get(k, "n/a"))) for k in ("scenario", "seed") if k not in prov]
     for k in sorted(prov):
         v = prov[k]
-        txt = json.dumps(v, sort_keys=True) if isinstance(v, (Mapping, list)) else str(v)
-        rows.append((k, f"<code>{_e(txt)}</code>"))
+        rows.append((k, _readable(v) if isinstance(v, (Mapping, list)) else f"<code>{_e(v)}</code>"))
     return _kv_table(rows)
 
 
-def _img(stem: str, png: bytes) -> str:
+#: the signature figure's caption with several model pools: its lower panel adds a strip per pool
+#: (:func:`dcsim.plots.figures.signature_plot`), which the caption did not mention (walkthrough 2026-12-05)
+SIGNATURE_POOLS_CAPTION = (" With several model pools, the strips at the foot of the bottom panel, one per pool "
+                           "(labelled 'pool NAME'), colour the constraint that binds that pool on its own: its "
+                           "demand, its own compute, or its share of the shared power or cooling budget; the band "
+                           "above them is the facility's binding, that of the pool furthest short of its own demand.")
+
+
+def _img(stem: str, png: bytes, report: Mapping[str, Any] | None = None) -> str:
     b64 = base64.b64encode(png).decode("ascii")
     cap = FIGURE_CAPTIONS.get(stem, "")
+    pools = [p for p in ((report or {}).get("pools") or []) if isinstance(p, Mapping)]
+    # the strips are drawn per tick, not on a run drawn by day (dcsim.plots.figures._long_run: over 14 days)
+    span = float((report or {}).get("duration_s") or 0.0) - float((report or {}).get("tick_s") or 0.0)
+    if stem == "signature" and len(pools) > 1 and span <= DAILY_BEYOND_S:
+        cap += SIGNATURE_POOLS_CAPTION
     return (f'<figure id="fig-{_e(stem)}"><img alt="{_e(stem)} plot" src="data:image/png;base64,{b64}">'
             f"<figcaption>{_e(cap)}</figcaption></figure>")
 
@@ -553,7 +618,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         _cards(report, band),
     ]
     if "signature" in figs:
-        parts += ["<h2>Token rate, ceilings and the binding constraint</h2>", _img("signature", figs.pop("signature"))]
+        parts += ["<h2>Token rate, ceilings and the binding constraint</h2>", _img("signature", figs.pop("signature"), report)]
     parts += ['<h2>Summary</h2><div class="grid2"><div>', _summary(report, band), "</div><div>",
               _energy_table(report), "</div></div>"]
     if "power" in figs:

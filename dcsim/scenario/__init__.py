@@ -506,6 +506,15 @@ def _reason(err: dict) -> str:
     if err.get("type") == "missing":
         return "required field is missing"
     inp = err.get("input")
+    if err.get("type") in ("int_parsing", "float_parsing") and isinstance(inp, str):
+        # pydantic's "Input should be a valid integer, unable to parse string as an integer" read as a parser's
+        # complaint (walkthrough 2026-12-05, `count: 10 racks`): say what the field takes and what to write
+        whole = err.get("type") == "int_parsing"
+        what = "a whole number (an integer)" if whole else "a plain number"
+        lead = re.match(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*\S", inp)
+        fix = (f"; write {lead.group(1)}" if lead and (not whole or lead.group(1).lstrip("+-").isdigit())
+               else f"; write {'a count such as 10' if whole else 'a number such as 0.5'}")
+        return f"expected {what} with no unit or word, got {excerpt(inp)}{fix}"
     if err.get("type") in ("float_parsing", "int_parsing", "int_from_float", "literal_error",
                            "greater_than", "greater_than_equal", "less_than", "less_than_equal",
                            "string_pattern_mismatch", "bool_parsing", "string_type", "int_type",
