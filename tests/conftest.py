@@ -96,7 +96,7 @@ def _group_suffix_for_pytest_9(config, items) -> None:
     proposed in PR #1388, open on 2026-12-05). Append it where xdist's write does not take; under pytest 8 xdist does
     it itself; once xdist writes ``_id`` it appends the same suffix after this one and its scheduler reads the last
     ``@``: the same group. Remove this then."""
-    if not config.getvalue("loadgroup") or not items or not hasattr(items[0], "_id"):
+    if not getattr(config.option, "loadgroup", False) or not items or not hasattr(items[0], "_id"):
         return
     from _pytest.nodeid import coerce_node_id
 
