@@ -728,6 +728,10 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  + weather_note(m0.scenario))
     out["calibration_caveat"] = _caveat(m0)
     out["band"] = answer_band(out, model_band(m0), m0, mom)
+    if out["band"] is not None:
+        die = die_group_band(raw, bdir, m0, mom, out, max_racks)
+        if die is not None:
+            out["band"].update(die)
     note = fleet_note(m0) if question != "max-demand" else None
     if note:
         out["fleet_note"] = note
@@ -848,6 +852,85 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
     return res
 
 
+def _die_set(out: dict) -> bool:
+    """Whether the GPU dies' limit (not the plant's budgets) sets a plan answer: max-gpus's flip held by the dies
+    (``cooling_limit: die``, or even one rack held below full clock), max-demand's binding Q the dies' at full work.
+    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, not set
+    by the dies."""
+    q = out.get("question")
+    if q == "max-gpus":
+        return (out.get("cooling_limit") == "die"
+                or out.get("margin_note") == "the dies' limit binds, not the facility's budget")
+    if q == "max-demand":
+        return out.get("binding") == "cooling" and (out.get("ceilings") or {}).get("cooling_limit") == "die"
+    return False
+
+
+def _die_holder(m, mom: dict, i: int, a: float = 1.0) -> int:
+    """The rack group whose dies set the level held at full work at moment ``i`` (``a`` the replica multiple, as
+    :func:`evaluate`): :func:`dcsim.engine.flex.die_ceiling_tok_s` at the budget the closed form reads its levels under
+    (the power budget, with the pre-emptive cap the cooling budget too: :func:`dcsim.engine.steady.ceilings_at`);
+    -1 where the dies do not hold the clock."""
+    from dcsim.engine.flex import die_ceiling_tok_s
+
+    r = evaluate(m, mom, demand_tok_s=np.inf, gpu_scale=a)
+    it_p = float(np.asarray(r["it_budget_power_w"]).ravel()[i])
+    it_q = float(np.asarray(r["it_budget_cooling_w"]).ravel()[i])
+    fit = min(it_p, it_q) if m.scenario.facility.thermal.preemptive_cap else it_p
+    return int(die_ceiling_tok_s(m, np.inf, fit, a, holder=True)[1])
+
+
+def die_group_band(raw: dict, bdir, m0, mom: dict, out: dict, max_racks: int = 1_000_000) -> dict | None:
+    """The band of a die-set plan answer (:func:`_die_set`): the dies that hold the clock are one rack group's, whose
+    temperature T = T_s + r_th·P follows that group's own GPU power, so the answer's range is the question re-solved
+    with that group's power at the ends of its own J/token band, P·(1 ± b_j) (:func:`dcsim.metrics.fmt.group_band`
+    of the group alone; 0 for an in-sample group), not the fleet's weighted band (:func:`fleet_weighted_band`, the
+    right worst case for the sums C, P, Q) divided into the answer. The die rise r_th·P at P·(1 ± b_j) is set as
+    ``racks[g].gpu_thermal.r_th_k_per_w`` = r_th·(1 ± b_j), the same product; the room's heat and the plant's budgets
+    stay at the modelled draw (their error is the fleet's, weighted). Returns ``die_group`` (name, ``j_per_tok_pct``),
+    ``die_power_x`` [1 + b_j, 1 - b_j] and the question's ends at those (max-gpus ``racks``, ``gpus``,
+    ``gpus_at_flip``; max-demand ``scale``), the low answer first; None where the dies do not set the answer.
+    Until session 53 the docs' die hall (B200 dies bind, ±22 % J/token) answered max-gpus "6-8 racks" (the fleet's
+    ±8 %; 6-14 racks before that) where its answers at the B200's power ×1.22 / ×0.78 are 0 and 10 racks."""
+    from dcsim.scenario import apply_overrides
+
+    if not _die_set(out):
+        return None
+    q = out["question"]
+    t = np.asarray(mom["t_s"], dtype=float)
+    i = int(np.argmin(np.abs(t - float(out["moment"]["t_s"]))))
+    if q == "max-gpus":
+        count0 = m0.scenario.racks[0].count
+        n = max(int(out["racks"]) + 1, 1)  # the first whole rack the dies hold (the flip lies below it)
+        if len(m0.groups) == 1:
+            m, a = m0, n / count0
+        else:
+            m, a = _models(raw, bdir, {"racks.0.count": n}), 1.0
+    else:
+        m, a = m0, 1.0
+    g = _die_holder(m, mom, i, a)
+    if g < 0:
+        return None
+    name = m0.groups[g].name
+    own = group_band(calibration_provenance(m0), [name])
+    bj = float(own["j_per_tok"]) if own else 0.0
+    r_th = float(m.die_cache[1][g].r_th_k_per_w)
+    ends = []
+    for f in (1.0 + bj, max(1.0 - bj, 1e-6)):
+        raw_f = apply_overrides(raw, {f"racks.{g}.gpu_thermal.r_th_k_per_w": r_th * f})
+        m_f = _models(raw_f, bdir)
+        ends.append(_max_gpus(raw_f, bdir, m_f, mom, max_racks) if q == "max-gpus"
+                    else _max_demand(raw_f, bdir, m_f, mom))
+    res: dict[str, Any] = {"die_group": {"name": name, "gpu": m0.groups[g].gpu_name, "j_per_tok_pct": 100.0 * bj},
+                           "die_power_x": [1.0 + bj, 1.0 - bj]}
+    if q == "max-gpus":
+        res.update(racks=[int(e["racks"]) for e in ends], gpus=[int(e["gpus"]) for e in ends],
+                   gpus_at_flip=[e.get("gpus_at_flip") for e in ends])
+    else:
+        res["scale"] = [float(e["scale"]) for e in ends]
+    return res
+
+
 def band_answer_text(r: dict) -> list[str]:
     """The lines a plan answer's calibration band adds (:func:`answer_band`, ``r["band"]``): the range of the answer
     within the band; ``[]`` without one."""
@@ -858,6 +941,18 @@ def band_answer_text(r: dict) -> list[str]:
     if b.get("weighted"):  # several rack groups: each group's band by its share of the fleet (fleet_weighted_band)
         bnd += f"; {', '.join(b['groups'])}'s band by share of the fleet's compute and full-load IT power"
     lb = "at least " if b["lower_bound"] else ""
+    die = b.get("die_group")
+    if die:  # the dies of one group set the answer: its own power band, the question re-solved at each end
+        if b.get("racks"):
+            (r0, r1), (g0, g1) = b["racks"], b["gpus"]
+            what = f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap"
+        else:
+            s0, s1 = b["scale"]
+            what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
+        x0, x1 = b["die_power_x"]
+        return [f"  within the calibration band ({die['name']}'s own ±{die['j_per_tok_pct']:.0f} % J/token: its "
+                f"{die['gpu']} dies set the answer, re-solved at their power x{x0:.3g} and x{x1:.3g}): {what} "
+                "(docs/sweeps.md, plan)"]
     if b.get("racks"):  # whole racks below each end of the window: the answer's own unit
         (r0, r1), (g0, g1), (f0, f1) = b["racks"], b["gpus"], b["gpus_at_flip"]
         what = (f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling binds "

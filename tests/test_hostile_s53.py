@@ -243,3 +243,14 @@ def test_max_gpus_band_of_several_groups_keeps_the_other_groups_draw():
     n_hi, n_lo = a["band"]["gpus_at_flip"]
     assert hi * (per_gpu * n_hi + w1) == pytest.approx(budget, rel=1e-6)
     assert lo * (per_gpu * n_lo + w1) == pytest.approx(budget, rel=1e-6)
+
+
+def test_die_limit_source_claims_a_datasheet_only_where_one_was_searched():
+    """Until session 53 every GPU but the Hopper SXMs read "(its datasheet states none)", a user-defined GPU nobody
+    checked too: only a GPU the catalog records as searched may say its datasheet states none."""
+    from dcsim.scenario.facility import die_limit_source
+
+    assert "datasheet states none" in die_limit_source("B200")
+    made_up = die_limit_source("MyCustomGPU-9000")
+    assert "datasheet" not in made_up
+    assert "on file" in made_up and "assumption" in made_up

@@ -9,6 +9,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import dcsim
 from dcsim.plan import plan
@@ -81,3 +82,46 @@ def test_max_gpus_where_one_rack_exceeds_the_budget_without_a_thermal_model():
     r = plan(str(ROOT / "scenarios" / "reference.yaml"), "max-gpus", overrides={"facility.interconnect": "20 kW"})
     assert r["racks"] == 0 and r["binding"] == "power" and r.get("cooling_limit") is None
     assert r["moment"]["t_s"] > 0  # a later moment than the first: the index the scalar could not take
+
+
+def _answers_at_die_power(hall: dict, question: str, group: str, x: float, monkeypatch) -> dict:
+    """The plan answer (no band) with rack group ``group``'s GPU power scaled by ``x`` in the die model only: its
+    DieGroup's per-GPU curves times ``x`` (dcsim.engine.flex.die_groups), a route independent of the r_th override
+    dcsim.plan.die_group_band takes (T = T_s + r_th·P: the same die rise)."""
+    import dcsim.engine.flex as flex
+    import dcsim.plan as P
+
+    orig = flex.die_groups
+
+    def scaled(m, p):
+        return [flex.DieGroup(g.name, g.gpu, g.gpus, g.t_limit_c, g.r_th_k_per_w, np.asarray(g.gpu_pq) * x)
+                if g.name == group else g for g in orig(m, p)]
+
+    with monkeypatch.context() as mp:
+        mp.setattr(flex, "die_groups", scaled)
+        raw, bdir, m0 = P._prepare(hall, question, None)
+        mom = P.scenario_moments(m0)
+        return P._max_gpus(raw, bdir, m0, mom, 10**6) if question == "max-gpus" else P._max_demand(raw, bdir, m0, mom)
+
+
+def test_die_set_band_is_the_holding_groups_own_power_band(monkeypatch):
+    """The die hall's max-gpus and max-demand are set by the B200 dies, whose temperature follows the B200's own power
+    (±22 % J/token, uncalibrated), not the fleet's weighted ±8 %: the band's ends are the answers with the B200's power
+    at 1 ± 22 %. Before session 53's fix max-gpus read 6-8 racks (the fleet's band divided into the crossover) where
+    those answers are 0 and 10 racks; max-demand read scale 0.736-0.921 for 0.793-0.866."""
+    spec = importlib.util.spec_from_file_location("die_limit", ROOT / "docs" / "examples" / "die_limit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hall = mod.full_load("1 h")
+    r = plan(hall, "max-gpus")
+    b = r["band"]
+    assert r["cooling_limit"] == "die"
+    x = [1.0 + 0.221, 1.0 - 0.221]  # the B200's J/token band (group_band of b200 alone); the answer names it
+    ends = [_answers_at_die_power(hall, "max-gpus", "b200", f, monkeypatch)["racks"] for f in x]
+    assert ends[0] < r["racks"] < ends[1]
+    assert b["racks"] == ends
+    assert b["die_group"]["name"] == "b200" and b["die_power_x"] == x
+    d = plan(hall, "max-demand")
+    ends = [_answers_at_die_power(hall, "max-demand", "b200", f, monkeypatch)["scale"] for f in x]
+    assert ends[0] < d["scale"] < ends[1]
+    assert d["band"]["scale"] == pytest.approx(ends, rel=1e-9)

@@ -394,7 +394,7 @@ def steady_die_levels(groups: list[DieGroup], cv, p, heat_w, rate_tok_s, avail, 
     return level, who
 
 
-def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
+def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0, holder: bool = False):
     """The closed form's die ceiling (tokens/s; +inf where the dies do not hold the clock): the compute ceiling of the
     clock level the dies hold in normal operation, as the simulation's die hold sets it (:meth:`FlexChunk._die_hold`:
     the plant at its setpoint, the white space at the steady state of each level's own heat, every rack group's die at
@@ -406,7 +406,9 @@ def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
     the simulation settles at. ``gpu_scale`` the replica count's multiple (racks scale with it, as
     :func:`dcsim.engine.steady.ceilings_at`). ``None`` for a run without ``facility.thermal`` (no die hold; with it
     the hold acts whether or not the pre-emptive cap is set, as in the engine). Broadcasts ``demand_tok_s``,
-    ``it_budget_w`` and ``gpu_scale``."""
+    ``it_budget_w`` and ``gpu_scale``. ``holder``: also return, per moment, the index of the rack group whose dies set
+    the level held (:func:`steady_die_levels`; -1 where the dies do not hold the clock): whose power band moves a
+    die-set answer (:func:`dcsim.plan.die_group_band`)."""
     th = m.scenario.facility.thermal
     if th is None:
         return None
@@ -425,13 +427,16 @@ def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0):
     unit = (b - a * ovh) / a + ovh
     fit = np.stack([np.interp(unit, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1) * a[:, None]
     heat = m.facility.heat_to_reject_w
-    k_d, _ = steady_die_levels(groups, cv, p, heat, d, a, 0.0, fit_levels=fit)
-    k_inf, _ = steady_die_levels(groups, cv, p, heat, np.full(d.size, np.inf), a, 0.0, fit_levels=fit)
+    k_d, w_d = steady_die_levels(groups, cv, p, heat, d, a, 0.0, fit_levels=fit)
+    k_inf, w_inf = steady_die_levels(groups, cv, p, heat, np.full(d.size, np.inf), a, 0.0, fit_levels=fit)
     k_d, k_inf = np.maximum(k_d, 0), np.maximum(k_inf, 0)
     full = np.array([float(r[-1]) for r in cv.rate_pq])
     served_at_d = np.minimum(full[k_d] * a, fit[np.arange(d.size), k_d]) >= d * (1 - 1e-12)
     k = np.where(served_at_d, k_d, k_inf)
     q = np.where(k >= K - 1, np.inf, full[k] * a)
+    if holder:
+        who = np.where(k >= K - 1, -1, np.where(served_at_d, w_d, w_inf))
+        return (q.reshape(shape), who.reshape(shape)) if shape else (float(q[0]), int(who[0]))
     return q.reshape(shape) if shape else float(q[0])
 
 

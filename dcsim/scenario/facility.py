@@ -26,6 +26,7 @@ __all__ = [
     "AirsideEconomizerSpec",
     "GpuThermalSpec",
     "DIE_LIMIT_PUBLISHED",
+    "DIE_LIMIT_SEARCHED_NONE",
     "die_limit_source",
     "GpuDieSpec",
     "ThermalStorageTankSpec",
@@ -631,15 +632,27 @@ DIE_LIMIT_PUBLISHED: dict[str, str] = {
 }
 
 
+#: The GPUs whose vendor documents were searched for a die throttle figure and state none (the search of 2026-12-05
+#: above: NVIDIA's DGX B200 user guide and HGX/DGX B200 datasheets, and likewise the A100, H200 and MI300X), by
+#: :func:`dcsim.node.catalog.norm_gpu` name: only for these may a message say the datasheet states none. Any other GPU
+#: (a user-defined one, or one nobody checked) has no figure on file, which is not the same claim.
+DIE_LIMIT_SEARCHED_NONE: frozenset[str] = frozenset(
+    {"b200", "a100-sxm4-40gb", "a100-sxm4-80gb", "h200", "h200-sxm", "mi300x"})
+
+
 def die_limit_source(gpu: str) -> str:
     """The die throttle figure of ``gpu`` as a die-limit message cites it: its published figure and source
-    (:data:`DIE_LIMIT_PUBLISHED`), or that none is published and the 87 degC default is an assumption for it
-    (until 2026-12-05 every message cited the H100's figure, a B200 hall's too)."""
+    (:data:`DIE_LIMIT_PUBLISHED`); for a GPU whose datasheet was searched and states none
+    (:data:`DIE_LIMIT_SEARCHED_NONE`) that none is published; for any other, that none is on file (nobody checked);
+    either way the 87 degC default is an assumption for it (until 2026-12-05 every message cited the H100's figure, a
+    B200 hall's too; until session 53 every GPU but the Hopper SXMs read "its datasheet states none", a user-defined
+    GPU nobody had checked too)."""
     key = str(gpu).strip().lower().replace("_", "-")
     if key in DIE_LIMIT_PUBLISHED:
         return f"{gpu}: {DIE_LIMIT_PUBLISHED[key]}"
-    return (f"{gpu}: no throttle temperature published (its datasheet states none), so the 87 degC default, the "
-            "H100 SXM's [SMI], is an assumption for it")
+    why = ("no throttle temperature published (its datasheet states none, searched 2026-12-05)"
+           if key in DIE_LIMIT_SEARCHED_NONE else "no throttle temperature on file (none recorded in dcsim's catalog)")
+    return f"{gpu}: {why}, so the 87 degC default, the H100 SXM's [SMI], is an assumption for it"
 
 
 class GpuThermalSpec(Spec):
