@@ -9,6 +9,7 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models, with_interconnect
+from dcsim.tpf import capped_ticks
 
 SC = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -275,3 +276,14 @@ def test_cooling_holding_the_clock_while_demand_is_met_is_told_with_the_ups_no_l
     assert float(np.min(fixed.timeseries["controller_clock"])) == 1.0
     assert not [n for n in fixed.report["notes"] if "holds the clock" in n]
     assert fixed.report["joules_per_output_token"]["facility"] < rep["joules_per_output_token"]["facility"]
+
+
+@pytest.mark.xdist_group("shipped-mixed-fleet")
+def test_the_held_clock_note_gives_the_held_pools_own_clock(shipped_run):
+    """review C, session 53: mixed-fleet's note read "a mean clock of 0.95" on its 38 % of demand-bound capped ticks,
+    the 320 chat GPUs at full clock blended with the reasoning pool held at 0.77-0.91 (mean 0.87)."""
+    res = shipped_run("mixed-fleet")
+    (note,) = [n for n in res.report["notes"] if n.startswith("power holds the clock while demand is met")]
+    held = capped_ticks(res.timeseries["mode"], res.timeseries) & (np.asarray(res.timeseries["binding"]) == 0)
+    c = np.asarray(res.timeseries["pool1_controller_clock"], float)[held]
+    assert f"pool 'b200-reasoning' {c.mean():.2f} ({c.min():.2f}-{c.max():.2f}); the others at full clock" in note

@@ -740,7 +740,7 @@ def held_clock_notes(m: Models, ts: dict) -> list[str]:
                 else "the power budget cannot feed the full clock")
         text = (f"{kind} holds the clock while demand is met: on {100 * share:.1f} % of the run every token asked "
                 f"for is served (binding: demand), yet the controller caps the GPUs at a mean clock of "
-                f"{float(np.nanmean(clock[sel])):.2f} because {what} (IT at most "
+                f"{float(np.nanmean(clock[sel])):.2f}{_held_pool_clocks(m, ts, sel)} because {what} (IT at most "
                 f"{float(np.mean((q_w if kind == 'cooling' else p_w)[sel])) / 1e3:,.0f} kW there)")
         if kind == "cooling" and ups_nl_w > 0 and "heat_capacity_w" in ts:
             cap_w = float(np.mean(np.asarray(ts["heat_capacity_w"], float)[sel]))
@@ -759,6 +759,15 @@ def held_clock_notes(m: Models, ts: dict) -> list[str]:
                if kind == "cooling" else "a larger interconnect or fewer GPUs")
         notes.append(text + f" ({fix}; docs/facility.md, held clock)")
     return notes
+
+
+def _held_pool_clocks(m: Models, ts: dict, sel: np.ndarray) -> str:
+    """Several pools: the clock of each pool run below full on ``sel`` (the GPU-weighted mean blends in a pool at full
+    clock: mixed-fleet's 0.95 is its chat pool at 1.00 and its reasoning pool at 0.87, 0.77-0.91)."""
+    cols = [(pl.name, np.asarray(ts.get(f"pool{p}_controller_clock", []), float)) for p, pl in enumerate(m.pools)]
+    held = [f"{n!r} {c[sel].mean():.2f} ({c[sel].min():.2f}-{c[sel].max():.2f})" for n, c in cols
+            if m.multi_pool and c.size == sel.size and c[sel].min() < 1 - 1e-9]
+    return f" (pool {', '.join(held)}; the others at full clock)" if held else ""
 
 
 #: a near-tie note is written when at least this share of the run is bound by near ties of one kind
