@@ -659,8 +659,9 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
                        f"brings the fleet to {top} at full load here. Power stops binding at this interconnect because "
                        f"the dies' level takes over; that level draws what {fmt_quantity(hi_q, 'power')} of "
                        f"interconnect delivers (power meets the dies' rate there), so the other "
-                       f"{fmt_quantity(hi - hi_q, 'power')} feed power the dies never let the fleet use at full load; "
-                       "interconnect above this adds no tokens" + loss +
+                       f"{fmt_quantity(hi - hi_q, 'power')} feed power the dies never let the fleet use at full load "
+                       f"(an interconnect down to {fmt_quantity(hi_q, 'power')} serves at least as much: power binds "
+                       "there at or above the dies' rate); interconnect above this adds no tokens" + loss +
                        "; only a cooler die (lower thermal resistance, colder loop) raises the output")
     elif binding == "cooling":
         out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens" + loss +
