@@ -888,8 +888,9 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
 def _die_set(out: dict) -> bool:
     """Whether the GPU dies' limit (not the plant's budgets) sets a plan answer: max-gpus's flip held by the dies
     (``cooling_limit: die``, or even one rack held below full clock), max-demand's binding Q the dies' at full work.
-    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, not set
-    by the dies."""
+    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, kept on
+    the weighted band even where the dies' level is what stops power binding (``cooling_limit: die``, the die hall:
+    not yet re-solved on the holding group's band)."""
     q = out.get("question")
     if q == "max-gpus":
         return (out.get("cooling_limit") == "die"
