@@ -198,7 +198,20 @@ def _die_binds(r: dict) -> np.ndarray:
 
 
 def _ceilings_at_index(r: dict, i: int) -> dict:
-    return {k: float(np.asarray(r[k]).ravel()[i]) for k in ("demand_tok_s", *_CEIL, "achieved_tok_s")}
+    """The ceilings of an :func:`evaluate` result at moment ``i``, with ``cooling_limit: "die"`` where the GPU dies'
+    limit sets Q there (:func:`_die_binds`): the one rule every plan question reads its answer's ceilings by (until
+    session 53 interconnect-for read the plant's cooling headroom alone and printed "binding at the answer: COMPUTE;
+    next: cooling with 7.2 % headroom" on the die hall, C 388,978 above the dies' Q 380,996 tok/s)."""
+    out = {k: float(np.asarray(r[k]).ravel()[i]) for k in ("demand_tok_s", *_CEIL, "achieved_tok_s")}
+    if _die_binds(r)[i]:
+        out["cooling_limit"] = "die"
+    return out
+
+
+def _die_holds_at(r: dict, i: int) -> bool:
+    """Whether the GPU dies' limit is the binding ceiling of an :func:`evaluate` result at moment ``i`` (cooling binds
+    and its Q is the dies', :func:`_die_binds`)."""
+    return bool(_die_binds(r)[i]) and int(np.asarray(r["binding"]).ravel()[i]) == 3
 
 
 def _margin(ceil: dict, binding: str) -> tuple[str | None, float | None]:
@@ -380,7 +393,7 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
                    note="even one rack at full load exceeds the facility's power or cooling budget")
-        if _die_binds(r)[i] and int(np.asarray(r["binding"]).ravel()[i]) == 3:
+        if _die_holds_at(r, i):
             out.update(binding="cooling", margin=None, note="even at one rack the GPU dies at their limit hold the "
                        "clock below full speed (facility.thermal): no rack runs flat out",
                        margin_note="the dies' limit binds, not the facility's budget")
@@ -455,10 +468,8 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     if not np.isfinite(ratio[i]):
         raise ValueError("the scenario has no demand to scale")
     scale = scale0 * float(ratio[i])
-    at = _ceilings_at_index(r, i)
+    at = _ceilings_at_index(r, i)  # Q the dies' at full work where they hold the clock (cooling_limit: die)
     at["demand_tok_s"] = float(d[i] * ratio[i])
-    if _die_binds(r)[i]:
-        at["cooling_limit"] = "die"  # Q is the level the dies hold at full work, not the plant's (printed so)
     vals = {n: at[f"{n}_tok_s"] for n in _NAMES}
     binding = min(vals, key=vals.get)
     nxt, marg = _margin(at, binding)
@@ -610,9 +621,11 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     # compute (the B200 reference read "next: compute with 12.6 % headroom" where its 48 kW racks hold it 10.5 % above
     # the cooling ceiling, at 399,583 tok/s, not 12.6 %; audit G, finding 2)
     top, top_tok_s = _fleet_top(m, a)
-    if hq[i] >= 0:
+    die = _die_holds_at(r, i)
+    if hq[i] >= 0 and not die:
         binding, nxt, marg = top, "cooling", float(hq[i])
-    else:
+    else:  # the plant's cooling budget, or the GPU dies' limit (the plant's headroom does not read it: one rule with
+        # max-gpus and max-demand, _ceilings_at_index's cooling_limit)
         binding, nxt, marg = "cooling", top, _ratio_margin(top_tok_s, at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
            "racks": count, "gpus": count * gpr, **asked, "binding": binding, "ceilings": at,
@@ -630,7 +643,27 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     # on the reference day, whose 16:00 at 41 degC is cooling-bound at full load, 84 % of its afternoon confirmed so)
     hot = np.atleast_1d(hq).ravel() < 0
     out["cooling_binds_share"] = float(np.mean(hot)) if hot.size else 0.0
-    if binding == "cooling":
+    if die:
+        out["cooling_limit"] = "die"
+        q_die = at["cooling_tok_s"]
+        # the interconnect whose power ceiling meets the dies' level at the critical moment: the power the fleet at
+        # that level draws; the answer's remainder feeds a power the dies never let the fleet use at full load
+        lo_q, hi_q = 1.0, hi
+        for _ in range(60):
+            mid = math.sqrt(lo_q * hi_q)
+            p_mid = float(np.asarray(r_at(mid)["power_tok_s"]).ravel()[i])
+            lo_q, hi_q = (mid, hi_q) if p_mid < q_die else (lo_q, mid)
+        out["interconnect_die_level_w"] = hi_q
+        out["note"] = (f"the GPU dies at their limit (facility.thermal) hold the clock at {q_die:,.0f} tok/s, "
+                       f"{100 * (1.0 - q_die / top_tok_s):.1f} % below the fleet's {top} ceiling: no interconnect "
+                       f"brings the fleet to {top} at full load here. Power stops binding at this interconnect because "
+                       f"the dies' level takes over; that level draws what {fmt_quantity(hi_q, 'power')} of "
+                       f"interconnect delivers (power meets the dies' rate there), so the other "
+                       f"{fmt_quantity(hi - hi_q, 'power')} feed power the dies never let the fleet use at full load "
+                       f"(an interconnect down to {fmt_quantity(hi_q, 'power')} serves at least as much: power binds "
+                       "there at or above the dies' rate); interconnect above this adds no tokens" + loss +
+                       "; only a cooler die (lower thermal resistance, colder loop) raises the output")
+    elif binding == "cooling":
         out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens" + loss +
                        "; the fleet at full load needs more heat rejection")
     elif follows:
@@ -855,8 +888,9 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
 def _die_set(out: dict) -> bool:
     """Whether the GPU dies' limit (not the plant's budgets) sets a plan answer: max-gpus's flip held by the dies
     (``cooling_limit: die``, or even one rack held below full clock), max-demand's binding Q the dies' at full work.
-    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, not set
-    by the dies."""
+    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, kept on
+    the weighted band even where the dies' level is what stops power binding (``cooling_limit: die``, the die hall:
+    not yet re-solved on the holding group's band)."""
     q = out.get("question")
     if q == "max-gpus":
         return (out.get("cooling_limit") == "die"
@@ -1787,7 +1821,7 @@ def format_plan(r: dict) -> str:
         hd = r["headroom"]
         lines.append(f"  IT-power headroom over the fleet at full load (% of its full-load IT power): power "
                      f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling']:.1f} %")
-        if r.get("cooling_limit") == "die":
+        if r.get("cooling_limit") == "die" and r.get("gpus_at_flip") is not None:
             lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
                          f"{r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more), before either budget "
                          "binds: cooling binds there")

@@ -125,3 +125,24 @@ def test_die_set_band_is_the_holding_groups_own_power_band(monkeypatch):
     ends = [_answers_at_die_power(hall, "max-demand", "b200", f, monkeypatch)["scale"] for f in x]
     assert ends[0] < d["scale"] < ends[1]
     assert d["band"]["scale"] == pytest.approx(ends, rel=1e-9)
+
+
+def test_interconnect_for_reads_the_die_ceiling_at_its_answer():
+    """interconnect-for on the die hall: power stops binding where the B200 dies' level takes over, so the answer is
+    cooling-bound (the dies' Q, 2.1 % under compute), and its run serves Q, cooling on every tick, its facility peaking
+    at the interconnect that feeds the dies' level, under the answer. Until session 53 it read the plant's cooling
+    headroom alone: "binding at the answer: COMPUTE; next: cooling with 7.2 % headroom" (C 388,978 above Q 380,996)."""
+    spec = importlib.util.spec_from_file_location("die_limit", ROOT / "docs" / "examples" / "die_limit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    r = plan(mod.full_load("10 min"), "interconnect-for", confirm=True)
+    c = r["ceilings"]
+    assert r["binding"] == "cooling" and r["next_binding"] == "compute"
+    assert c["cooling_limit"] == "die" and c["cooling_tok_s"] < c["power_tok_s"] < c["compute_tok_s"]
+    assert r["margin"] == pytest.approx(c["compute_tok_s"] / c["cooling_tok_s"] - 1.0)
+    s = r["confirm"]
+    assert s["binding_share"].get("cooling", 0.0) > 0.9
+    assert s["throughput_tok_s"] == pytest.approx(c["cooling_tok_s"], rel=0.02)  # the closed-form band (docs/engine.md)
+    # the dies' level draws what a smaller interconnect delivers: the run's peak is there, under the answer
+    assert r["interconnect_die_level_w"] < r["interconnect_w"]
+    assert s["peak_facility_power_w"] == pytest.approx(r["interconnect_die_level_w"], rel=2e-3)
