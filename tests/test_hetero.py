@@ -430,20 +430,23 @@ def test_a_pool_run_critically_loaded_at_a_capped_clock_is_power_bound_at_fluid_
     assert res.report["pools"][0]["binding"]["share"]["power"] >= 0.85  # request fidelity: 117 / 120
 
 
+@pytest.mark.parametrize("split", ["tokens", "useful_clock"])
 @pytest.mark.parametrize("start,duration", [("2026-07-15T09:00", "90 min"), ("2026-07-15T07:30", "2 h")])
-def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration):
+def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration, split):
     """mixed-fleet with power binding the shared 700 kW. 09:00-10:30: each pool's replicas run the fractional clock
     of its frontier at its rate limit, as a mix of the two levels around it; rounded to the nearest level (until
     2026-12-03) the chat pool, with nothing waiting and so never trimmed, ran up to one level above its share and
     the facility drew more than its contract for 1,260 s of 90 min, up to 708.8 kW (+1.3 %). 07:30-09:30: the
     reasoning pool's replicas (long outputs, preempting) drew more than its share at its clock while the chat pool
     kept to its own; a pool's trim may now go below its clock when the pools together and it alone are over their
-    targets: 3,780 s over (+0.34 %) before, 180 s (+0.02 %) after, the pools' tokens within 0.1 %."""
+    targets: 3,780 s over (+0.34 %) before, 180 s (+0.02 %) after, the pools' tokens within 0.1 %. The contract and
+    the chat pool's tokens hold under both splits (``controller.shared_split``; the default, ``useful_clock``, since
+    session 53); the SLO estimate's bands below were measured under ``tokens``."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
     # the split these figures were measured under (until session 53), which runs the pool critically loaded here; the default
     # (controller.shared_split: useful_clock) gives the chat pool its full clock instead (docs/slo.md)
-    ov = {"duration": duration, "start": start, "expect": {}, "controller.shared_split": "tokens"}
+    ov = {"duration": duration, "start": start, "expect": {}, "controller.shared_split": split}
     req = dcsim.run(sc, overrides={**ov, "fidelity": "request"})
     flu = dcsim.run(sc, overrides=ov).report
     rep, ts = req.report, req.timeseries
@@ -452,6 +455,8 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     assert np.max(ts["facility_power_w"]) <= 1.001 * float(np.max(ts["interconnect_w"]))
     chat_r, chat_f = (r["pools"][0]["throughput_tok_s"]["output"] for r in (rep, flu))
     assert chat_r == pytest.approx(chat_f, rel=0.02)
+    if split != "tokens":
+        return
     # the fluid SLO estimate takes each pool's clock at its own limit, as its request lane runs (it read the pools'
     # P ceilings until 2026-12-04: chat 0.986 fluid vs 0.222 request at 09:00, 1.000 vs 0.030 at 07:30; then
     # 0.044 / 0.222 and 0.007 / 0.030). Since request fidelity counts the work its replicas hold (HELD_AFTER_S) the
@@ -689,12 +694,14 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     case = below & held & (ts["pool1_power_tok_s"] >= ts["pool1_compute_tok_s"])
     assert case.sum() == 32
     # the five ticks whose clock costs under RHO_MAX's margin, pinned by time (measured 2026-12-05: clocks 0.971,
-    # 0.984, 0.983, 0.949, 0.991): compute; the other 27, at clock 0.899-0.936, power
-    five = np.isin(np.rint(ts["t_s"]).astype(int), [540, 630, 720, 810, 1140])
+    # 0.984, 0.983, 0.949, 0.991 at 540, 630, 720, 810, 1140 s; since the 8B pool's lane absorbs the controller's rises
+    # above its useful clock, 0.97, into its trim, session 53: 0.971, 0.984, 0.982, 0.965, 0.970 at 540, 630, 810,
+    # 1020, 1050 s): compute; the other 27, at clock 0.899-0.936 (0.900-0.9363 since), power
+    five = np.isin(np.rint(ts["t_s"]).astype(int), [540, 630, 810, 1020, 1050])
     assert np.all(case[five]) and np.all(b[five] == 1)
     assert np.all(clock[five] >= 0.948) and np.all(clock[five] <= 0.992)
-    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.936)
-    assert np.all(b[below & held & (clock <= 0.936)] != 1)  # never compute at a clock that costs throughput
+    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.937)
+    assert np.all(b[below & held & (clock <= 0.937)] != 1)  # never compute at a clock that costs throughput
     at_top = ~below & held
     assert np.all(b[at_top] == np.where(ts["pool1_power_tok_s"][at_top] < ts["pool1_compute_tok_s"][at_top], 2, 1))
     # its work stays below its compute ceiling on these ticks: no near tie with compute is noted (P reaches C there)
@@ -805,12 +812,6 @@ def test_the_signature_keeps_the_outdoor_line_under_its_panels_label(capped):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known defect (review of slice SLO, session 53): under the default "
-                   "shared_split (useful_clock) the chat pool's budget is its whole full-clock draw, no slack, and the "
-                   "draining reasoning lane's controller-level rises go through untrimmed: 700.8 kW (+0.11 %) here, "
-                   "+0.41 % at 22:19 over the request day. The fix tried (absorb the rise into the trim for a lane with "
-                   "a budget of its own, branch s53-rv-slo-attempt) clears it (day: +0.03 %, 12 ticks) but costs the "
-                   "tokens split's critically loaded chat pool its SLO at 09:00 (0.457 -> 0.038); not shipped")
 def test_a_draining_pool_keeps_the_shared_contract_under_the_useful_clock_split():
     """mixed-fleet 20:00-21:35 at request fidelity, the default split (controller.shared_split: useful_clock): the chat
     pool runs at full clock on a budget of its whole full-clock draw, so it has no slack to cover the other pool's
@@ -819,8 +820,9 @@ def test_a_draining_pool_keeps_the_shared_contract_under_the_useful_clock_split(
     budget. Until session 53 those rises went through at once (only a pool allowed below its clock stepped up
     through its trim): the reasoning lane drew up to 0.39 % over its budget with nothing to trim it, the facility
     700.8 kW (+0.11 %) against its 700 kW contract at 21:33 and 2 ticks over (the whole request day: 35 ticks, at most
-    +0.41 % at 22:19). Now its rises step up through the trim: no tick over, at most -0.25 % under, the reasoning
-    pool's tokens -0.008 %. Band: half the trim's per-tick scatter band (+0.1 %, docs/engine.md)."""
+    +0.41 % at 22:19). Now its rises step up through the trim where it runs at or above its useful clock (the lowest
+    level for this pool; a compute-bound pool's is full clock, so the chat pool's rises still go through at once): no
+    tick over, at most -0.25 % under, the reasoning pool's tokens -0.008 %. Band: half the trim's per-tick scatter band (+0.1 %, docs/engine.md)."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
     req = dcsim.run(sc, overrides={"duration": "95 min", "start": "2026-07-15T20:00", "expect": {},

@@ -41,7 +41,7 @@ import numpy as np
 from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, awake_curves, per_awake_count, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
-from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
+from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point, useful_clock_level
 from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group_counts, replica_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
@@ -230,6 +230,10 @@ class _Lane:
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
         #: contract)
         self.may_trim_down = False
+        #: the pool's useful clock level (dcsim.engine.pools.useful_clock_level): above it the clock buys its replicas
+        #: no tokens, so a rise of the controller's level above it steps up through the trim with a budget of its own
+        #: too (_clock_segments)
+        self._useful_level = float(useful_clock_level([m.groups[g] for g in self.groups], m.clocks))
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
         #: share of the replicas in service that get new requests: 1, but at the lowest clock, where the trim cannot
         #: go lower, the load is consolidated on fewer replicas as the frontier does (_clock_segments, end of tick)
@@ -714,13 +718,24 @@ class _Lane:
                 self._trim = min(self._trim, 0.0)
             self._awake_n_trimmed = self._awake_n
         self._slope_w = self._slope_at(curves, level, scale)
-        if held is None and self.may_trim_down and self._level_capped is not None and level > self._level_capped:
+        if held is None and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick). Not
             # on a held tick: its level is read by the tables within the budget less the trim's margin already, and
             # absorbing its rise took a second margin (until 2026-12-05, later: the fall from 00:50's held ticks
-            # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md)
-            self._trim -= level - self._level_capped
+            # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md).
+            # A pool that may not go below its clock (several pools, a budget of its own: ``given``) absorbs it where
+            # it runs at or above its useful clock (useful_clock_level), where holding the clock costs it no tokens:
+            # mixed-fleet's KV-bound reasoning pool draining its backlog (its limit falling to its waiting work at a
+            # constant budget, the controller's clock rising each tick) took its rises at once and drew up to 1.3 %
+            # over its budget beside a chat pool given its whole full-clock draw (shared_split: useful_clock), the
+            # facility over its contract (700.8 kW at 21:33; the request day +0.41 % at 22:19). A compute-bound
+            # pool's useful clock is full clock, so it steps up at once as before: absorbing its rises too cost the
+            # tokens split's critically loaded chat pool at 09:00 its SLO (0.457 -> 0.038; s53-rv-slo-attempt)
+            if self.may_trim_down:
+                self._trim -= level - self._level_capped
+            elif given and self._level_capped >= self._useful_level - 1e-9:
+                self._trim -= level - self._level_capped
         self._level_capped = level
         if first and held is None and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
             # (a held first tick's level is the one _first_trim would give: _held_level reads the same tables)
