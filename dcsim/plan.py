@@ -984,7 +984,8 @@ def band_answer_text(r: dict) -> list[str]:
             s0, s1 = b["scale"]
             what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
         x0, x1 = b["die_power_x"]
-        return [f"  within the calibration band ({die['name']}'s own ±{die['j_per_tok_pct']:.0f} % J/token: its "
+        return [f"  within the calibration band ({die['name']}'s own "
+                f"{fmt_band({'j_per_tok_pct': die['j_per_tok_pct']}, quantities=('j_per_tok_pct',))}: its "
                 f"{die['gpu']} dies set the answer, re-solved at their power x{x0:.3g} and x{x1:.3g}): {what} "
                 "(docs/sweeps.md, plan)"]
     if b.get("racks"):  # whole racks below each end of the window: the answer's own unit

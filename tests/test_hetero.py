@@ -694,14 +694,12 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     case = below & held & (ts["pool1_power_tok_s"] >= ts["pool1_compute_tok_s"])
     assert case.sum() == 32
     # the five ticks whose clock costs under RHO_MAX's margin, pinned by time (measured 2026-12-05: clocks 0.971,
-    # 0.984, 0.983, 0.949, 0.991 at 540, 630, 720, 810, 1140 s; since the 8B pool's lane absorbs the controller's rises
-    # above its useful clock, 0.97, into its trim, session 53: 0.971, 0.984, 0.982, 0.965, 0.970 at 540, 630, 810,
-    # 1020, 1050 s): compute; the other 27, at clock 0.899-0.936 (0.900-0.9363 since), power
-    five = np.isin(np.rint(ts["t_s"]).astype(int), [540, 630, 810, 1020, 1050])
+    # 0.984, 0.983, 0.949, 0.991): compute; the other 27, at clock 0.899-0.936, power
+    five = np.isin(np.rint(ts["t_s"]).astype(int), [540, 630, 720, 810, 1140])
     assert np.all(case[five]) and np.all(b[five] == 1)
     assert np.all(clock[five] >= 0.948) and np.all(clock[five] <= 0.992)
-    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.937)
-    assert np.all(b[below & held & (clock <= 0.937)] != 1)  # never compute at a clock that costs throughput
+    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.936)
+    assert np.all(b[below & held & (clock <= 0.936)] != 1)  # never compute at a clock that costs throughput
     at_top = ~below & held
     assert np.all(b[at_top] == np.where(ts["pool1_power_tok_s"][at_top] < ts["pool1_compute_tok_s"][at_top], 2, 1))
     # its work stays below its compute ceiling on these ticks: no near tie with compute is noted (P reaches C there)

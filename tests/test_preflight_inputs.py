@@ -92,7 +92,9 @@ def test_unit_slip_readings_are_the_number_as_written_in_another_site_unit_eithe
 
 def test_an_oversized_contract_gives_the_plant_reason_the_cooling_refusal_gives():
     """The contract's refusal (495 MW for 495 kW) said the plant's shortfall in words of its own; it now names the
-    contract and the slip, then the very reason facility.cooling is refused with at 10 MW."""
+    contract and the slip, then the plant's reason in the words facility.cooling is refused with at 10 MW; at 495 MW
+    the chain's no-load heat alone exceeds the plant, so it says no IT power can be cooled at all (it said "at most
+    0 W" until 2026-12-05)."""
     with pytest.raises(ScenarioError) as big:
         _pre("facility.interconnect=495 MW")
     with pytest.raises(ScenarioError) as ten:
@@ -101,9 +103,11 @@ def test_an_oversized_contract_gives_the_plant_reason_the_cooling_refusal_gives(
     (f2, r2), = ten.value.errors
     assert (f1, f2) == ("facility.interconnect", "facility.cooling")
     assert r1.startswith("495 MW is 1.44e+03x the fleet's full-load IT power (343.9 kW) (a unit slip, MW for kW? "
-                         "did you mean 495 kW?): the plant cannot reject even the idle fleet's heat: 80.57 kW")
+                         "did you mean 495 kW?): the plant cannot reject even the idle fleet's heat (80.57 kW of idle "
+                         "IT power): the power chain's heat at zero IT, 18.61 MW, already exceeds the most the plant "
+                         "rejects during the run, 395 kW, so it can cool no IT power at all")
     assert r2.startswith("the plant cannot reject even the idle fleet's heat: 80.57 kW")
-    assert "because the UPS and transformer ratings follow the interconnect 495 MW" in r1
+    assert "the UPS and transformer ratings follow the interconnect 495 MW" in r1
 
 
 @pytest.mark.parametrize("rating, carries", [("60 kW", "20.44 kW"), ("400 W", "0 W")])
