@@ -66,7 +66,8 @@ Time = quantity("time", ge=0)
 # --------------------------------------------------------------------------- power chain
 # The one home of the power chain's default coefficients (dcsim.power.delivery refers to these).
 #: UPS part-load loss, η(x) = x/(x + L0 + L1·x), fractions of rating: CALIBRATION C2, anchored on
-#: η(1) = 0.955 and η(0.2–0.25) ≈ 0.85 [UPS][D]
+#: η(1) = 0.955 (assumption within a 94–96 % "typical" double conversion [UPS]) and η(0.225) = 0.85 (Riello's
+#: "20-25% load may only be capable of 85%" [UPS], at the range's middle); L0, L1 derived from the two [D]
 UPS_L0 = 0.0376
 UPS_L1 = 0.0096
 #: transformer loss = rating·(no_load + proportional·x + square·x²), x = load/rating (structure:
