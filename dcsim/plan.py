@@ -791,9 +791,13 @@ def model_band(m) -> dict | None:
     if band is None:
         return None
     cap = max((g.power_cap_ratio for g in m.groups if g.name in band["groups"]), default=math.inf)
-    out = {**band, "power_cap_ratio": cap}
-    if len(m.groups) > 1 and not m.multi_pool:  # several pools: a pool's own ceilings decide, its widest band holds
+    # which band it is (``rule``, printed in words): one group's own; the fleet's, each group's by its share (one
+    # pool of several groups); the widest group's (several pools: a pool's own ceilings decide, its widest band holds)
+    out = {**band, "power_cap_ratio": cap, "rule": "group" if len(m.groups) == 1 else "widest"}
+    if len(m.groups) > 1 and not m.multi_pool:
         out.update(fleet_weighted_band(m, records))
+        if out.get("weighted"):
+            out["rule"] = "share-weighted"
     return out
 
 
@@ -855,6 +859,7 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
             c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj, cap))]
     res: dict[str, Any] = {"tok_s_pct": 100.0 * bt, "j_per_tok_pct": 100.0 * bj, "lower_bound": band["lower_bound"],
                            "groups": band["groups"], "weighted": bool(band.get("weighted")),
+                           "rule": band.get("rule", "group"),
                            "ratio_window": [lo, hi if math.isfinite(hi) else None],
                            "power_cap_ratio": cap if math.isfinite(cap) else None,
                            "binding_alternatives": alts}
@@ -968,7 +973,7 @@ def die_group_band(raw: dict, bdir, m0, mom: dict, out: dict, max_racks: int = 1
                     else _max_demand(raw_f, bdir, m_f, mom) if q == "max-demand"
                     else _interconnect_for(raw_f, bdir, m_f, mom, int(out["gpus"])))
     res: dict[str, Any] = {"die_group": {"name": name, "gpu": m0.groups[g].gpu_name, "j_per_tok_pct": 100.0 * bj},
-                           "die_power_x": [1.0 + bj, 1.0 - bj]}
+                           "die_power_x": [1.0 + bj, 1.0 - bj], "rule": "die-group"}
     if q == "max-gpus":
         res.update(racks=[int(e["racks"]) for e in ends], gpus=[int(e["gpus"]) for e in ends],
                    gpus_at_flip=[e.get("gpus_at_flip") for e in ends])
@@ -1051,6 +1056,10 @@ def band_answer_text(r: dict) -> list[str]:
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
     if b.get("weighted"):  # several rack groups: each group's band by its share of the fleet (fleet_weighted_band)
         bnd += f"; {', '.join(b['groups'])}'s band by share of the fleet's compute and full-load IT power"
+    elif b.get("rule") == "widest":  # several pools: the widest group's, as each pool's binding is read on its own
+        gs = b["groups"]
+        bnd += (f"; {gs[0]}'s band" if len(gs) == 1 else f"; the widest group's, of {', '.join(gs)}") + (
+            ": several model pools, each read on its own ceilings")
     lb = "at least " if b["lower_bound"] else ""
     die = b.get("die_group")
     if die:  # the dies of one group set the answer: its own power band, the question re-solved at each end

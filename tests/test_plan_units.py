@@ -59,3 +59,32 @@ def test_refined_target_answer_carries_the_demand_at_its_own_scale():
     per = P._models(raw, bdir).workload.output_per_arrival
     assert out["mean_rate_req_s"] == pytest.approx(float(np.mean(d)) / per, rel=1e-9)
     assert out["closed_form_mean_rate_req_s"] == pytest.approx(out["mean_rate_req_s"] * 2.0 / x, rel=1e-9)
+
+
+def test_answer_band_says_which_band_it_is():
+    """A plan answer's band says which of the three rules gave it (``band.rule``), each checked against the
+    groups' own bands: one out-of-sample group, its own (reference in FP8, ±31 % J/token); one pool of several
+    groups, each group's by its share (the die hall without its die limit: ±8 % J/token, under the B200's ±22 %
+    that the run's headline quotes for the same hall); several pools, the widest group's (mixed-fleet: ±46 %); where
+    the dies of one group set the answer, that group's own (the die hall's max-gpus: ±22 %)."""
+    import importlib.util
+
+    from dcsim.engine.assemble import calibration_provenance
+    from dcsim.metrics.fmt import group_band
+
+    fp8 = plan(REF, "max-gpus", overrides={"racks.0.node.precision": "fp8"})["band"]
+    assert fp8["rule"] == "group"
+    spec = importlib.util.spec_from_file_location("die_limit", ROOT / "docs" / "examples" / "die_limit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hall = mod.full_load("10 min")
+    cool = {k: v for k, v in hall["facility"].items() if k != "thermal"}
+    b200 = group_band(calibration_provenance(P._prepare(hall, "max-gpus", None)[2]), ["b200"])
+    w = plan({**hall, "facility": cool}, "max-gpus")["band"]
+    assert w["rule"] == "share-weighted" and 0 < w["j_per_tok_pct"] < 100 * b200["j_per_tok"]
+    die = plan(hall, "max-gpus")["band"]
+    assert die["rule"] == "die-group" and die["die_group"]["j_per_tok_pct"] == pytest.approx(100 * b200["j_per_tok"])
+    mixed = str(ROOT / "scenarios" / "mixed-fleet.yaml")
+    mb = plan(mixed, "max-demand")["band"]
+    widest = group_band(calibration_provenance(P._prepare(mixed, "max-demand", None)[2]))
+    assert mb["rule"] == "widest" and mb["j_per_tok_pct"] == pytest.approx(100 * widest["j_per_tok"])
