@@ -736,7 +736,9 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     ``interconnect_w``), ``binding`` (constraint binding at the answer), ``next_binding`` and
     ``margin`` (fractional headroom of the next ceiling over the binding one), ``ceilings``
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
-    with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
+    with ``confirm=True``, ``confirm``: the simulation's figures at the answer. max-demand gives its answer in the
+    question's units too (:func:`demand_figures`: ``mean_rate_req_s``, ``peak_rate_req_s``, ``peak_demand_tok_s``,
+    ``gpus``), as :func:`plan_for_targets` does; ``band.rule`` says which calibration band the answer's range is in.
     """
     raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
     year = weather_year_moments(m0) if weather_percentile is not None else None
