@@ -474,8 +474,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     binding = min(vals, key=vals.get)
     nxt, marg = _margin(at, binding)
     out = {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
-           "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
-           "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
+           **demand_figures(m0, d * ratio[i]), "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
     out.update(_scale_past_bound(m0.scenario.workload.arrivals, scale, float(ratio[i])))
     # power or cooling binding at the top of its rack-limited frontier is the racks' own limit, not the facility's
@@ -561,7 +560,7 @@ def _max_demand_pools(m0, mom) -> dict:
     own["demand_tok_s"] = at["demand_tok_s"]
     nxt, marg = _margin(own, binding) if binding in _NAMES else (None, float("nan"))
     return {"overrides": {"workload.arrivals.scale": scale0 * x}, "scale": scale0 * x, "scale_ratio": x,
-            "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
+            **demand_figures(m0, d * x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
             "margin": marg, "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
@@ -654,6 +653,14 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
             p_mid = float(np.asarray(r_at(mid)["power_tok_s"]).ravel()[i])
             lo_q, hi_q = (mid, hi_q) if p_mid < q_die else (lo_q, mid)
         out["interconnect_die_level_w"] = hi_q
+        # the headroom of the limit that binds: the IT power the fleet draws at the dies' level (the power budget
+        # where power meets their rate) over its full-load IT power, in the line's unit; the plant's cooling budget
+        # has room left (cooling_plant). Until session 54 the line read the plant's alone ("cooling 7.2 %" on the die
+        # hall, whose dies hold the fleet 2.1 % under compute)
+        w_die = float(np.asarray(r_at(hi_q)["it_budget_power_w"]).ravel()[i])
+        out["headroom"]["cooling_plant"] = out["headroom"]["cooling"]
+        out["headroom"]["cooling"] = w_die / (a * float(m.curves.frontier("pq").it[-1])) - 1.0
+        out["headroom"]["cooling_limit"] = "die"
         out["note"] = (f"the GPU dies at their limit (facility.thermal) hold the clock at {q_die:,.0f} tok/s, "
                        f"{100 * (1.0 - q_die / top_tok_s):.1f} % below the fleet's {top} ceiling: no interconnect "
                        f"brings the fleet to {top} at full load here. Power stops binding at this interconnect because "
@@ -729,7 +736,9 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     ``interconnect_w``), ``binding`` (constraint binding at the answer), ``next_binding`` and
     ``margin`` (fractional headroom of the next ceiling over the binding one), ``ceilings``
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
-    with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
+    with ``confirm=True``, ``confirm``: the simulation's figures at the answer. max-demand gives its answer in the
+    question's units too (:func:`demand_figures`: ``mean_rate_req_s``, ``peak_rate_req_s``, ``peak_demand_tok_s``,
+    ``gpus``), as :func:`plan_for_targets` does; ``band.rule`` says which calibration band the answer's range is in.
     """
     raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
     year = weather_year_moments(m0) if weather_percentile is not None else None
@@ -784,9 +793,13 @@ def model_band(m) -> dict | None:
     if band is None:
         return None
     cap = max((g.power_cap_ratio for g in m.groups if g.name in band["groups"]), default=math.inf)
-    out = {**band, "power_cap_ratio": cap}
-    if len(m.groups) > 1 and not m.multi_pool:  # several pools: a pool's own ceilings decide, its widest band holds
+    # which band it is (``rule``, printed in words): one group's own; the fleet's, each group's by its share (one
+    # pool of several groups); the widest group's (several pools: a pool's own ceilings decide, its widest band holds)
+    out = {**band, "power_cap_ratio": cap, "rule": "group" if len(m.groups) == 1 else "widest"}
+    if len(m.groups) > 1 and not m.multi_pool:
         out.update(fleet_weighted_band(m, records))
+        if out.get("weighted"):
+            out["rule"] = "share-weighted"
     return out
 
 
@@ -848,6 +861,7 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
             c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj, cap))]
     res: dict[str, Any] = {"tok_s_pct": 100.0 * bt, "j_per_tok_pct": 100.0 * bj, "lower_bound": band["lower_bound"],
                            "groups": band["groups"], "weighted": bool(band.get("weighted")),
+                           "rule": band.get("rule", "group"),
                            "ratio_window": [lo, hi if math.isfinite(hi) else None],
                            "power_cap_ratio": cap if math.isfinite(cap) else None,
                            "binding_alternatives": alts}
@@ -888,16 +902,16 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
 def _die_set(out: dict) -> bool:
     """Whether the GPU dies' limit (not the plant's budgets) sets a plan answer: max-gpus's flip held by the dies
     (``cooling_limit: die``, or even one rack held below full clock), max-demand's binding Q the dies' at full work.
-    interconnect-for's answer is where the interconnect stops binding: a budget over the fleet's summed draw, kept on
-    the weighted band even where the dies' level is what stops power binding (``cooling_limit: die``, the die hall:
-    not yet re-solved on the holding group's band)."""
+    interconnect-for where the dies' level is what stops power binding (``cooling_limit: die``: the interconnect that
+    feeds that level follows the holding group's power; until session 54 it kept the fleet's weighted band there, the
+    die hall's 585 kW-815 kW)."""
     q = out.get("question")
     if q == "max-gpus":
         return (out.get("cooling_limit") == "die"
                 or out.get("margin_note") == "the dies' limit binds, not the facility's budget")
     if q == "max-demand":
         return out.get("binding") == "cooling" and (out.get("ceilings") or {}).get("cooling_limit") == "die"
-    return False
+    return out.get("cooling_limit") == "die"
 
 
 def _die_holder(m, mom: dict, i: int, a: float = 1.0) -> int:
@@ -933,13 +947,17 @@ def die_group_band(raw: dict, bdir, m0, mom: dict, out: dict, max_racks: int = 1
     q = out["question"]
     t = np.asarray(mom["t_s"], dtype=float)
     i = int(np.argmin(np.abs(t - float(out["moment"]["t_s"]))))
-    if q == "max-gpus":
-        count0 = m0.scenario.racks[0].count
-        n = max(int(out["racks"]) + 1, 1)  # the first whole rack the dies hold (the flip lies below it)
+    count0 = m0.scenario.racks[0].count
+    if q in ("max-gpus", "interconnect-for"):
+        # max-gpus: the first whole rack the dies hold (the flip lies below it); interconnect-for: its fleet, at its
+        # answer's interconnect (the power budget the dies' levels are read under)
+        n = max(int(out["racks"]) + 1, 1) if q == "max-gpus" else int(out["racks"])
         if len(m0.groups) == 1:
             m, a = m0, n / count0
         else:
-            m, a = _models(raw, bdir, {"racks.0.count": n}), 1.0
+            m, a = (m0 if n == count0 else _models(raw, bdir, {"racks.0.count": n})), 1.0
+        if q == "interconnect-for":
+            m = with_interconnect(m, float(out["interconnect_w"]))
     else:
         m, a = m0, 1.0
     g = _die_holder(m, mom, i, a)
@@ -954,15 +972,81 @@ def die_group_band(raw: dict, bdir, m0, mom: dict, out: dict, max_racks: int = 1
         raw_f = apply_overrides(raw, {f"racks.{g}.gpu_thermal.r_th_k_per_w": r_th * f})
         m_f = _models(raw_f, bdir)
         ends.append(_max_gpus(raw_f, bdir, m_f, mom, max_racks) if q == "max-gpus"
-                    else _max_demand(raw_f, bdir, m_f, mom))
+                    else _max_demand(raw_f, bdir, m_f, mom) if q == "max-demand"
+                    else _interconnect_for(raw_f, bdir, m_f, mom, int(out["gpus"])))
     res: dict[str, Any] = {"die_group": {"name": name, "gpu": m0.groups[g].gpu_name, "j_per_tok_pct": 100.0 * bj},
-                           "die_power_x": [1.0 + bj, 1.0 - bj]}
+                           "die_power_x": [1.0 + bj, 1.0 - bj], "rule": "die-group"}
     if q == "max-gpus":
         res.update(racks=[int(e["racks"]) for e in ends], gpus=[int(e["gpus"]) for e in ends],
                    gpus_at_flip=[e.get("gpus_at_flip") for e in ends])
-    else:
+    elif q == "max-demand":
         res["scale"] = [float(e["scale"]) for e in ends]
+    else:  # interconnect-for: not monotone in the group's power, so its range is not its ends' (_die_ic_range)
+        res.update(_die_ic_range(raw, bdir, m, mom, out, g, r_th, ends, res["die_power_x"]))
     return res
+
+
+#: interconnect-for's die band bisects the holding group's power multiple at which its dies let go of the clock to
+#: this width (a tolerance of the search, not a measurement: 8 steps over the die hall's ±22 %)
+DIE_LET_GO_X_TOL = 2e-3
+
+
+def _die_ic_range(raw, bdir, m, mom, out: dict, g: int, r_th: float, ends: list[dict], xs: list[float]) -> dict:
+    """interconnect-for's range where the dies of group ``g`` set the answer, over that group's power multiple x in
+    its band (``xs``, the re-solved ``ends`` at each end; the answer itself at x = 1): with the dies holding the clock
+    (x above the one where they let go) the fleet's draw is the level they hold, which falls as x rises; with the
+    dies letting go the fleet runs at full clock and its draw rises with x. So the most interconnect is needed where
+    the dies just let go (x*, bisected on the closed form to :data:`DIE_LET_GO_X_TOL`), not at an end, and the least at
+    one of the ends: on the die hall at x 1.221, 1, 0.98 and 0.779 the interconnect read 716.1, 748.4, 762.7 and
+    706.3 kW (the group's draw at x times the modelled, :func:`_die_end_interconnect_w`). Returns ``interconnect_w``
+    [least, most], ``die_let_go_x`` (x*, None where the dies hold the clock at both ends or at neither) and
+    ``interconnect_samples`` ([x, W, binding] read)."""
+    from dcsim.scenario import apply_overrides
+
+    def at(x: float) -> dict:
+        raw_x = apply_overrides(raw, {f"racks.{g}.gpu_thermal.r_th_k_per_w": r_th * x})
+        return _interconnect_for(raw_x, bdir, _models(raw_x, bdir), mom, int(out["gpus"]))
+
+    held = lambda e: e.get("cooling_limit") == "die"  # noqa: E731
+    samples = [(x, e) for x, e in zip(xs, ends)] + [(1.0, out)]
+    x_let_go = None
+    (x_hi, e_hi), (x_lo, e_lo) = samples[0], samples[1]
+    if held(e_hi) and not held(e_lo):
+        if not held(out):
+            x_lo, e_lo = 1.0, out
+        else:
+            x_hi = 1.0
+        while x_hi - x_lo > DIE_LET_GO_X_TOL:
+            mid = 0.5 * (x_lo + x_hi)
+            e_mid = at(mid)
+            samples.append((mid, e_mid))
+            x_lo, x_hi, e_lo = (x_lo, mid, e_lo) if held(e_mid) else (mid, x_hi, e_mid)
+        x_let_go = x_lo
+    read = sorted(((x, _die_end_interconnect_w(m, g, e, x), e["binding"]) for x, e in samples), key=lambda t: -t[0])
+    ws = [w for _, w, _ in read]
+    return {"interconnect_w": [min(ws), max(ws)], "die_let_go_x": x_let_go,
+            "interconnect_samples": [[x, w, b] for x, w, b in read]}
+
+
+def _die_end_interconnect_w(m, g: int, e: dict, f: float) -> float:
+    """interconnect-for's answer at one end of the holding group's power band (``e``, re-solved with its die rise
+    r_th·P at P·``f``, :func:`die_group_band`) with that group's draw at ``f`` times the modelled one too: the r_th
+    route moves the level the dies hold but leaves the draw the interconnect feeds at the modelled power, and an
+    interconnect answer is that draw. Group ``g``'s part of the fleet's IT power is taken as its share of the fleet's
+    full-load IT power (its own supply curve, :func:`fleet_weighted_band`'s weights; at a held level the groups run
+    one uniform level, so the share is close to that); the fleet's IT draw at the end's answer, ``it_budget_power_w``,
+    becomes W·(1 + (f - 1)·share) and the interconnect scales as the facility power at that draw over the facility
+    power at W (:meth:`facility.breakdown` at the end's critical moment, as :func:`answer_band` scales its ends)."""
+    from dcsim.engine.tables import supply_curves
+
+    w = [float(supply_curves([x.table], [x.limits]).frontier("pq").it[-1]) for x in m.groups]
+    share = w[g] / sum(w) if sum(w) > 0 else 1.0
+    it_w, ic = float(e["it_budget_power_w"]), float(e["interconnect_w"])
+    mo = e["moment"]
+    fac = with_interconnect(m, ic).facility
+    at = lambda x: float(fac.breakdown(x, m.liquid_fraction, mo["t_out_c"], mo["t_wb_c"])["facility"])  # noqa: E731
+    base = at(it_w)
+    return ic * at(it_w * (1.0 + (f - 1.0) * share)) / base if base > 0 else ic
 
 
 def band_answer_text(r: dict) -> list[str]:
@@ -974,12 +1058,22 @@ def band_answer_text(r: dict) -> list[str]:
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
     if b.get("weighted"):  # several rack groups: each group's band by its share of the fleet (fleet_weighted_band)
         bnd += f"; {', '.join(b['groups'])}'s band by share of the fleet's compute and full-load IT power"
+    elif b.get("rule") == "widest":  # several pools: the widest group's, as each pool's binding is read on its own
+        gs = b["groups"]
+        bnd += (f"; {gs[0]}'s band" if len(gs) == 1 else f"; the widest group's, of {', '.join(gs)}") + (
+            ": several model pools, each read on its own ceilings")
     lb = "at least " if b["lower_bound"] else ""
     die = b.get("die_group")
     if die:  # the dies of one group set the answer: its own power band, the question re-solved at each end
         if b.get("racks"):
             (r0, r1), (g0, g1) = b["racks"], b["gpus"]
             what = f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap"
+        elif r.get("question") == "interconnect-for":
+            i0, i1 = b["interconnect_w"]
+            what = (f"{lb}{fmt_quantity(round_sig(i0, 4, up=True), 'power')}-"
+                    f"{fmt_quantity(round_sig(i1, 4, up=True), 'power')} of interconnect"
+                    + (f", the most where the dies just let go of the clock (x{b['die_let_go_x']:.3g}) and the "
+                       "fleet runs at full clock" if b.get("die_let_go_x") is not None else ""))
         else:
             s0, s1 = b["scale"]
             what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
@@ -1326,8 +1420,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         else:
             ans, br = _bisect(lambda s: ok(ov(s)), lo, hi, rtol=0.005, geometric=True)
         out.update({"overrides": ov(ans), "scale": ans, "scale_ratio": ans / scale0, "bracket": list(br),
-                    "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans)))),
-                    "targets_bind": not unbounded})
+                    "closed_form_scale": cf, "targets_bind": not unbounded})
+        _demand_answer(raw, bdir, out, ans)
         if unbounded:
             out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = "
                            f"{fmt_multiple(TARGET_SCALE_SEARCH_X[1])} the closed-form ceiling): "
@@ -1509,12 +1603,38 @@ def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, w
         out["confirm"] = cw(out["overrides"], seeds=seeds)
     if question == "max-demand":
         out["scale_ratio"] = x / (ans / ratio0)
+        _demand_answer(raw, bdir, out, x)
     out["fast"] = _fast_block(tg, _fast(raw, bdir, out["overrides"]))
 
 
 def _demand(raw, bdir, ov: dict) -> np.ndarray:
     m = _models(raw, bdir, ov)
     return scenario_moments(m)["demand_tok_s"]
+
+
+def demand_figures(m, demand_tok_s) -> dict:
+    """A demand answer in the units of the question: the arrivals, req/s (``mean_rate_req_s``,
+    ``peak_rate_req_s``: the output tokens demanded over the expected output tokens served per arrival,
+    :attr:`dcsim.workload.model.Workload.output_per_arrival`, so ``rate(t)`` itself for analytic arrivals and the
+    trace's tokens in request units for a replay), the output tokens/s demanded (``mean_demand_tok_s``,
+    ``peak_demand_tok_s``) over ``demand_tok_s`` (the moments' demand at the answer) and the GPUs that serve it
+    (``gpus``: the scenario's fleet). Until session 54 an answer under targets said its demand in
+    ``workload.arrivals.scale`` alone (the flat-out one in scale and peak tok/s)."""
+    d = np.asarray(demand_tok_s, dtype=float).ravel()
+    per = float(m.workload.output_per_arrival)
+    rate = d / per if per > 0 else np.full_like(d, np.nan)
+    return {"mean_rate_req_s": float(np.mean(rate)), "peak_rate_req_s": float(np.max(rate)),
+            "mean_demand_tok_s": float(np.mean(d)), "peak_demand_tok_s": float(np.max(d)), "gpus": int(m.gpus)}
+
+
+def _demand_answer(raw, bdir, out: dict, scale: float) -> None:
+    """Set ``out``'s demand figures (:func:`demand_figures`) for plan_for_targets' max-demand answer at ``scale``,
+    and the closed form's ceiling in req/s (demand is proportional to the scale). Called again where the answer is
+    refined: until session 54 ``peak_demand_tok_s`` stayed at the fast model's answer (the stored reference answer:
+    219,111 tok/s at scale 0.5897, for 205,365 at its refined 0.5527; notebook 03 plots it)."""
+    m = _models(raw, bdir, {"workload.arrivals.scale": float(scale)})
+    out.update(demand_figures(m, scenario_moments(m)["demand_tok_s"]))
+    out["closed_form_mean_rate_req_s"] = out["mean_rate_req_s"] * float(out["closed_form_scale"]) / float(scale)
 
 
 def _steady_window(raw: dict, m, i: int, window: float, fidelity: str) -> dict:
@@ -1677,6 +1797,18 @@ def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: 
             "runs": runs, "spread": spread, "confirmed": all(rr["meets"] for rr in runs)}
 
 
+def demand_answer_text(r: dict) -> str:
+    """A max-demand answer in the question's units (:func:`demand_figures`): req/s mean and at the peak, the output
+    tokens/s at the peak and the GPUs serving it, each rounded down (a maximum: the printed demand is still served);
+    ``""`` for an answer without them (one stored before session 54)."""
+    if r.get("mean_rate_req_s") is None:
+        return ""
+    fig = lambda v: (f"{round_sig(v, 4, up=False):,.0f}" if v >= 1e3 else  # noqa: E731
+                     f"{round_sig(v, 4, up=False):.4g}")
+    return (f"{fig(r['mean_rate_req_s'])} req/s mean, {fig(r['peak_rate_req_s'])} req/s at the peak "
+            f"({r['peak_demand_tok_s']:,.0f} output tok/s) on {r['gpus']:,} GPUs")
+
+
 def format_targets(r: dict) -> str:
     """Human-readable answer of :func:`plan_for_targets`."""
     q = r["question"]
@@ -1684,14 +1816,19 @@ def format_targets(r: dict) -> str:
     if r.get("calibration_caveat"):
         lines.append(f"  {r['calibration_caveat']}")
     if q == "max-demand":
+        units = demand_answer_text(r)
+        cf_rate = r.get("closed_form_mean_rate_req_s")
         if r.get("targets_bind", True):
-            lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+            lines.append(f"  answer: {units + '; ' if units else ''}workload.arrivals.scale = "
+                         f"{round_sig(r['scale'], 4, up=False):.4g} "
                          f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario; "
                          f"bracket {round_sig(r['bracket'][0], 4, up=False):.4g} .. {round_sig(r['bracket'][1], 4, up=True):.4g}); "
                          f"the closed form's ceiling is "
-                         f"scale {r['closed_form_scale']:.4g}")
+                         + (f"{round_sig(cf_rate, 4, up=False):,.4g} req/s mean (scale {r['closed_form_scale']:.4g})"
+                            if cf_rate is not None else f"scale {r['closed_form_scale']:.4g}"))
         else:
-            lines.append(f"  answer: the facility's ceiling, workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+            lines.append(f"  answer: the facility's ceiling, {units + '; ' if units else ''}workload.arrivals.scale = "
+                         f"{round_sig(r['scale'], 4, up=False):.4g} "
                          f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario): the targets do not bind")
             lines.append(f"  note: {r['note']}")
     elif q == "max-gpus":
@@ -1804,6 +1941,10 @@ def format_plan(r: dict) -> str:
                      f"req/s ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario, past "
                      f"workload.arrivals.scale's bound {r['scale_bound']:g}), peak demand "
                      f"{r['peak_demand_tok_s']:,.0f} tok/s")
+    elif q == "max-demand" and r.get("mean_rate_req_s") is not None:
+        lines.append(f"  answer: {demand_answer_text(r)}; workload.arrivals.scale = "
+                     f"{round_sig(r['scale'], 4, up=False):.4g} ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the "
+                     "scenario)")
     elif q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
                      f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "
@@ -1821,7 +1962,9 @@ def format_plan(r: dict) -> str:
     if "headroom" in r:
         hd = r["headroom"]
         lines.append(f"  IT-power headroom over the fleet at full load (% of its full-load IT power): power "
-                     f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling']:.1f} %")
+                     f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling']:.1f} %"
+                     + (f" (the GPU dies' limit: the IT the fleet draws at the level they hold; the plant's budget "
+                        f"{100 * hd['cooling_plant']:.1f} %)" if hd.get("cooling_limit") == "die" else ""))
         if r.get("cooling_limit") == "die" and r.get("gpus_at_flip") is not None:
             lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
                          f"{r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more), before either budget "

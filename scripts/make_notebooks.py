@@ -311,7 +311,8 @@ rows = [("bf16", base), ("fp8", fp8)]
 for name, r in rows:
     c = r["confirm"]
     att = c["spread"]["slo_attainment>=0.99"]
-    print(f"{name}: scale {r['scale']:.3f} (peak demand {r['peak_demand_tok_s'] / 1e3:,.0f}k tok/s), "
+    print(f"{name}: {r['mean_rate_req_s']:,.1f} req/s mean, {r['peak_demand_tok_s'] / 1e3:,.0f}k output tok/s at the "
+          f"peak on {r['gpus']} GPUs (scale {r['scale']:.3f}), "
           f"{'confirmed' if c['confirmed'] else 'NOT confirmed'}, attainment {att['min']:.3f}..{att['max']:.3f} "
           f"over {len(c['runs'])} seeds, binding at the moment: {c['runs'][0]['binding']}")
 gain = fp8["scale"] / base["scale"] - 1

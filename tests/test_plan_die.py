@@ -101,6 +101,8 @@ def _answers_at_die_power(hall: dict, question: str, group: str, x: float, monke
         mp.setattr(flex, "die_groups", scaled)
         raw, bdir, m0 = P._prepare(hall, question, None)
         mom = P.scenario_moments(m0)
+        if question == "interconnect-for":
+            return P._interconnect_for(raw, bdir, m0, mom, None)
         return P._max_gpus(raw, bdir, m0, mom, 10**6) if question == "max-gpus" else P._max_demand(raw, bdir, m0, mom)
 
 
@@ -146,3 +148,50 @@ def test_interconnect_for_reads_the_die_ceiling_at_its_answer():
     # the dies' level draws what a smaller interconnect delivers: the run's peak is there, under the answer
     assert r["interconnect_die_level_w"] < r["interconnect_w"]
     assert s["peak_facility_power_w"] == pytest.approx(r["interconnect_die_level_w"], rel=2e-3)
+
+
+def test_interconnect_for_die_headroom_is_the_it_the_dies_let_the_fleet_draw():
+    """Where the B200 dies hold the clock, interconnect-for's IT-power headroom of the cooling limit is the dies':
+    the IT the fleet draws at the level they hold over its full-load IT, -3.3 % on the die hall, which is what a run
+    of the hall (its 800 kW interconnect above the dies' level) draws: 520,023.55 W against 520,023.55 W. Until
+    session 54 the line read the plant's budget, +7.2 % (576.7 kW of IT the fleet never draws); that stays, as
+    ``cooling_plant``."""
+    import dcsim.plan as P
+
+    hall = _hall("10 min", "3000 req/s")
+    r = plan(hall, "interconnect-for")
+    hd = r["headroom"]
+    assert hd["cooling_limit"] == "die" and hd["cooling"] < 0 < hd["cooling_plant"]
+    m0 = P._prepare(hall, "interconnect-for", None)[2]
+    w_full = float(m0.curves.frontier("pq").it[-1])
+    it_run = dcsim.run(hall).report["peak_power_w"]["it"]
+    assert it_run == pytest.approx(w_full * (1.0 + hd["cooling"]), rel=1e-4)
+    assert it_run < w_full * (1.0 + hd["power"])  # the dies bind below the power budget: cooling, not power
+
+
+def test_interconnect_for_die_band_is_the_holding_groups_and_peaks_where_the_dies_let_go(monkeypatch):
+    """interconnect-for on the die hall is set by the B200 dies (cooling_limit: die), so its band is re-solved on the
+    B200's own ±22 % J/token as max-gpus' and max-demand's are, not the fleet's weighted ±8 % (585 kW-815 kW until
+    session 54). The interconnect is not monotone in the B200's power: with the dies holding the clock the fleet
+    draws the level they hold, which falls as their power rises; with the dies letting go the fleet runs at full
+    clock and draws more as the power rises. So the most interconnect (763 kW) is needed where the dies just let go,
+    inside the band, above both ends (716 kW at x1.22, 706 kW at x0.78) and above the answer (748.4 kW)."""
+    import dcsim.plan as P
+
+    hall = _hall("1 h", "3000 req/s")
+    r = plan(hall, "interconnect-for")
+    b = r["band"]
+    assert r["cooling_limit"] == "die" and b["die_group"]["name"] == "b200"
+    x = [1.0 + 0.221, 1.0 - 0.221]
+    assert b["die_power_x"] == x
+    m0 = P._prepare(hall, "interconnect-for", None)[2]
+    ends = [_answers_at_die_power(hall, "interconnect-for", "b200", f, monkeypatch) for f in x]
+    assert [e["binding"] for e in ends] == ["cooling", "compute"]  # the dies hold at x1.22, let go at x0.78
+    ws = [P._die_end_interconnect_w(m0, 1, e, f) for e, f in zip(ends, x)]
+    lo, hi = b["interconnect_w"]
+    assert lo == pytest.approx(min(ws), rel=1e-9)
+    assert x[1] < b["die_let_go_x"] < 1.0  # the dies hold the clock at the answer's power
+    assert hi > max(ws) and hi > r["interconnect_w"]
+    let_go = _answers_at_die_power(hall, "interconnect-for", "b200", b["die_let_go_x"], monkeypatch)
+    assert let_go["binding"] == "compute"
+    assert hi == pytest.approx(P._die_end_interconnect_w(m0, 1, let_go, b["die_let_go_x"]), rel=1e-9)
