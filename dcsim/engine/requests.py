@@ -81,8 +81,8 @@ _X_MIN = 0.05
 #: the largest excess over the contract a request lane's capped tick is documented to draw: the tick-to-tick scatter
 #: of the random batches' power past the trim's margin (twice that scatter, _margin). Measured, not derived: the
 #: whole request days of reference (5 ticks over 495 kW, at most +0.020 %) and mixed-fleet (12 over 700 kW, at most
-#: +0.030 %, session 54), and every shipped scenario's power-binding request window (docs/engine.md, "The contract at
-#: either fidelity"); the report names an excess past it (dcsim.engine.assemble)
+#: +0.030 %, session 54), and the power-binding request windows of the tests (docs/engine.md, "The contract at either
+#: fidelity", which lists the halls that go past it); the report names an excess past it (dcsim.engine.assemble)
 CONTRACT_SCATTER_BAND = 0.001
 
 
@@ -250,8 +250,8 @@ class _Lane:
         #: this tick's predicted draw over its aim (W, sample share) at the lowest clock, set before the tick by
         #: RequestEngine.tick_pools where the pools together would go over the contract (0: none): consolidated at once
         self.pre_excess_w = 0.0
-        #: the share of this tick's rise of the controller's level the lane holds back (absorbed into its trim), set
-        #: with pre_excess_w where another pool's draw cannot fall as fast as its budget (0: none)
+        #: the share of this tick's rise of its effective clock level the lane holds back, for this tick only (its trim
+        #: untouched), set with another pool's pre_excess_w where that pool's draw cannot fall as fast as its budget
         self.hold_rise = 0.0
         self._rise_held = False  # this tick's rise was held (_clock_segments): the trim does not integrate its shortfall
         #: share of the replicas in service that get new requests: 1, but at the lowest clock, where the trim cannot
@@ -763,10 +763,10 @@ class _Lane:
             self._first_trim(curves, a, level, work_tok_s, limit_tok_s)
         pre, self.pre_excess_w = self.pre_excess_w, 0.0
         if pre > 0.0 and held is None:
-            # several pools, the shared budget capping, and this pool's budget fallen below what it drew on the last
-            # tick at the lowest clock, by more than the others' slack (RequestEngine.tick_pools): the clock cannot
-            # take it, so the load is consolidated now by that excess, as the frontier the split was priced on is,
-            # instead of after a tick over the contract. Until session 54 a demand-bound pool at the lowest clock
+            # several pools, the shared budget capping, and this pool's draw predicted over its aim at the lowest clock
+            # with the pools together over (RequestEngine._predict_over): the clock cannot take it, so the load is
+            # consolidated now by that excess (what the clock's last fraction of a level takes first), as the frontier
+            # the split was priced on is, instead of after a tick over the contract. Until session 54 a demand-bound pool at the lowest clock
             # waited for that tick: the two-pool 60 kW hall of tests/test_hetero.py drew up to 2.55 % over its
             # contract on the ticks its 8B pool took back its full-clock budget (docs/engine.md)
             drop = min(pre / self._slope_w, max(level + self._trim, 0.0))
@@ -1612,16 +1612,19 @@ class RequestEngine:
 
     def _predict_over(self, budgets: list[float] | None, clocks: list[float]) -> None:
         """Before a tick the shared budget caps (every pool a finite budget) after another: each pool's draw predicted
-        from the last tick's (measured, target, level: :attr:`_Lane.last_capped`) - a pool above the lowest clock
-        follows its budget (its controller's clock is chosen for it), one at the lowest clock draws what it drew (the
-        clock cannot follow a fall; its load is consolidated only after a tick over, :meth:`_Lane.tick`). Where the
-        pools together would draw more than the budget, a pool at the lowest clock whose budget fell below its last draw
-        may go below its clock now and consolidates by its excess over its aim (:attr:`_Lane.pre_excess_w`,
-        :meth:`_Lane._clock_segments`); the others are left as they are, so a pool whose excess the others' slack covers
-        loses no tokens. Until session 54 that pool waited for the tick over: the two-pool 60 kW hall of
+        from the last tick's (:attr:`_Lane.last_capped`), moved along the clock from the level it ran to the one it
+        runs now (the controller's plus its trim) by its slope (W per level at full batch). A pool at the lowest clock
+        cannot follow a fall of its budget by the clock, and its load was consolidated only after a tick over
+        (:meth:`_Lane.tick`). Where such a pool's predicted draw exceeds its aim (its budget less the trim's margin)
+        and the pools together would exceed theirs, it may go below its clock now and consolidates by its excess
+        (:attr:`_Lane.pre_excess_w`, :meth:`_Lane._clock_segments`); since routing moves only new requests and its
+        batches in flight draw on, the pools whose clock rises this tick hold, for this tick only, the share of their
+        rise that covers the facility's predicted excess (:attr:`_Lane.hold_rise`). Where the others' slack covers
+        the stuck pool's excess nothing changes, so no pool loses tokens there. Until session 54 that pool waited for
+        the tick over: the two-pool 60 kW hall of
         tests/test_hetero.py, its 70B pool demand-bound at the lowest clock drawing 27.4 kW evenly loaded, went 2.2 to
         2.55 % over its contract on the ticks its budget fell from 27.5 to 26.2 kW as the 8B pool beside it took its
-        full-clock budget back (docs/engine.md, "Request fidelity at a binding power limit")."""
+        full-clock budget back (docs/engine.md, "The contract at either fidelity")."""
         for ln in self.lanes:
             ln.pre_excess_w, ln.hold_rise = 0.0, 0.0
         if budgets is None or len(self.lanes) < 2:
@@ -1645,9 +1648,8 @@ class RequestEngine:
             if st:
                 ln.pre_excess_w = p - a
                 ln.may_trim_down = True
-        # the pools whose clock rises with their budget hold that share of their rise this tick (absorbed into the
-        # trim, the replicas stepping up through its integrator on the next ticks): the consolidation moves only new
-        # requests, and a stuck pool's batches in flight draw on until they finish
+        # the pools whose clock rises hold that share of their rise this tick (consolidating alone left the hall's
+        # tick 20 at +1.39 %: the consolidation moves only new requests, and the batches in flight draw on)
         rise = [max(p - x[0], 0.0) / ln.frac for p, x, ln in zip(pred, last, self.lanes)]
         tot = sum(r for r, st in zip(rise, stuck) if not st)
         if tot > 0.0:
