@@ -388,10 +388,10 @@ def test_request_lanes_draw_their_pools_share_of_a_capped_budget(fidelity):
     # warning (repeated in the run's summary) tells the lanes' documented per-tick scatter from more than it. Measured
     # on this hall: request 7 ticks over, at most +0.50 %; hybrid 10, +0.30 % (docs/engine.md, "The contract at either
     # fidelity": the demand-bound lanes' ratchet, not fixed)
-    from dcsim.engine.requests import CONTRACT_SCATTER_BAND
     exc = float(ratio.max() - 1.0)
     assert flu.report["interconnect_max_excess"] == 0.0
     assert req.report["interconnect_max_excess"] == pytest.approx(max(exc, 0.0), abs=1e-12)
+    from dcsim.engine.requests import CONTRACT_SCATTER_BAND
     said = [w for w in req.report["warnings"] if w.startswith("the facility drew more than its interconnect")]
     assert len(said) == int(exc > 1e-9)
     if exc > CONTRACT_SCATTER_BAND:
