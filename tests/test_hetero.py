@@ -384,6 +384,18 @@ def test_request_lanes_draw_their_pools_share_of_a_capped_budget(fidelity):
                                                                             rel=0.03)
     ratio = r["facility_power_w"] / r["interconnect_w"]
     assert ratio.max() < 1.01 and ratio[late].mean() <= 1.0
+    # the report says it (session 54): report.json interconnect_max_excess is the largest excess over the cap, and the
+    # warning (repeated in the run's summary) tells the lanes' documented per-tick scatter from more than it. Measured
+    # on this hall: request 7 ticks over, at most +0.50 %; hybrid 10, +0.30 % (docs/engine.md, "The contract at either
+    # fidelity": the demand-bound lanes' ratchet, not fixed)
+    exc = float(ratio.max() - 1.0)
+    assert flu.report["interconnect_max_excess"] == 0.0
+    assert req.report["interconnect_max_excess"] == pytest.approx(max(exc, 0.0), abs=1e-12)
+    from dcsim.engine.requests import CONTRACT_SCATTER_BAND
+    said = [w for w in req.report["warnings"] if w.startswith("the facility drew more than its interconnect")]
+    assert len(said) == int(exc > 1e-9)
+    if exc > CONTRACT_SCATTER_BAND:
+        assert "more than the request lanes' documented per-tick scatter" in said[0]
 
 
 def test_each_lane_aims_at_the_budget_it_is_given_even_at_the_top_clock():
@@ -677,7 +689,11 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     00:02:00, whose arrivals (23.4 and 23.8 ktok/s) reached its replicas' 23.6 ktok/s full-load rate at clock 0.90
     and whose work in the system grew 57 k and 22 k tokens with nothing at the door, and 00:01:30 between them (its
     count draining by the spare capacity, 19.7 k tokens left), read power where they read demand
-    (tests/binding_check.py found the two)."""
+    (tests/binding_check.py found the two). Since session 54 (a pool stuck at the lowest clock consolidates at once
+    and the 8B pool holds the share of its rise the 70B pool cannot shed, RequestEngine._predict_over: the hall no
+    longer goes 2.55 % over its contract) 28 such ticks, five of them compute at clock 0.946-0.972 (00:08:00,
+    00:08:30, 00:09:30, 00:13:30, 00:17:30), the other 23 power at 0.900-0.938; on main before it, 32, the five at
+    0.949-0.991 (00:09:00, 00:10:30, 00:12:00, 00:13:30, 00:19:00) and power at 0.899-0.935."""
     # the split these ticks were pinned under (until session 53); the default (controller.shared_split: useful_clock)
     # gives the 8B pool, whose full-load rate at 0.97 is within RHO_MAX of full clock's, its clock later: 37 such ticks
     sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
@@ -692,13 +708,13 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     held = b != 0
     # the case: capped below full clock, work held back, power's ceiling not below compute's (argmin: compute)
     case = below & held & (ts["pool1_power_tok_s"] >= ts["pool1_compute_tok_s"])
-    assert case.sum() == 32
-    # the five ticks whose clock costs under RHO_MAX's margin, pinned by time (measured 2026-12-05: clocks 0.971,
-    # 0.984, 0.983, 0.949, 0.991): compute; the other 27, at clock 0.899-0.936, power
-    five = np.isin(np.rint(ts["t_s"]).astype(int), [540, 630, 720, 810, 1140])
+    assert case.sum() == 28
+    # the five ticks whose clock costs under RHO_MAX's margin, pinned by time (measured in session 54: clocks 0.946,
+    # 0.962, 0.958, 0.966, 0.972): compute; the other 23, at clock 0.900-0.938, power
+    five = np.isin(np.rint(ts["t_s"]).astype(int), [480, 510, 570, 810, 1050])
     assert np.all(case[five]) and np.all(b[five] == 1)
-    assert np.all(clock[five] >= 0.948) and np.all(clock[five] <= 0.992)
-    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.936)
+    assert np.all(clock[five] >= 0.945) and np.all(clock[five] <= 0.973)
+    assert np.all(b[case & ~five] == 2) and np.all(clock[case & ~five] <= 0.938)
     assert np.all(b[below & held & (clock <= 0.936)] != 1)  # never compute at a clock that costs throughput
     at_top = ~below & held
     assert np.all(b[at_top] == np.where(ts["pool1_power_tok_s"][at_top] < ts["pool1_compute_tok_s"][at_top], 2, 1))
@@ -713,6 +729,33 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
                                                                        / (ts[f"pool{p}_waiting_tok_s"] * dt))
                                 for p in (0, 1)], axis=1), axis=1)
     np.testing.assert_array_equal(ts["binding"], np.where(worst == 0, ts["pool0_binding"], ts["pool1_binding"]))
+
+
+@pytest.mark.parametrize("split", ["tokens", "useful_clock"])
+def test_a_pool_stuck_at_the_lowest_clock_keeps_the_shared_contract_when_its_budget_falls(split):
+    """The two-pool 60 kW hall at request fidelity (30-s ticks, 20 min): the 70B pool runs demand-bound at the lowest
+    clock, its replicas evenly loaded drawing ~27.4 kW, and its budget moves between 27.5 kW and 26.2 kW as the 8B pool
+    beside it takes back its full-clock budget. The clock cannot fall below the lowest level, and until session 54 the
+    pool consolidated only after a tick on which the pools together were over: the facility drew up to 2.55 % over its
+    contract (ticks 1, 20-22, 25 and 38; +1.80 % on ticks 1 and 20-22 under useful_clock), far past the trim's per-tick
+    scatter (+0.1 %, docs/engine.md). Now the lanes predict the tick (RequestEngine._predict_over): the stuck pool
+    consolidates at once and the pool rising beside it holds the share of its rise the other cannot shed, for that
+    tick. Band: the documented per-tick scatter, +0.1 %; the budget still used (mean within 2 % of the contract) and the
+    pools' tokens within 0.5 % of the run before the fix (12.660 / 27.921 M tokens under tokens, 12.649 / 27.918 M
+    under useful_clock; now -0.23 / -0.03 % and -0.14 / -0.02 %)."""
+    sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
+                      "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request",
+                      "controller.shared_split": split})
+    ts = dcsim.run(sc).timeseries
+    ratio = ts["facility_power_w"] / ts["interconnect_w"]
+    dt = float(ts["t_s"][1] - ts["t_s"][0])
+    # the case: the 70B pool at the lowest clock on ticks its budget fell below what it drew before
+    assert np.count_nonzero(ts["pool0_controller_clock"] <= float(build_models(load_scenario(sc)).clocks[0]) + 1e-9) >= 10
+    assert np.max(ratio) <= 1.001, (np.argmax(ratio), np.max(ratio))
+    assert np.mean(ratio) >= 0.98
+    before = {"tokens": (12.6600e6, 27.9206e6), "useful_clock": (12.6487e6, 27.9177e6)}[split]
+    for p in (0, 1):
+        assert float(ts[f"pool{p}_achieved_tok_s"].sum()) * dt == pytest.approx(before[p], rel=0.005)
 
 
 # --------------------------------------------------------------------------- the facility's label: one rule
@@ -818,7 +861,7 @@ def test_a_draining_pool_keeps_the_shared_contract_under_the_useful_clock_split(
     budget. Until session 53 those rises went through at once (only a pool allowed below its clock stepped up
     through its trim): the reasoning lane drew up to 0.39 % over its budget with nothing to trim it, the facility
     700.8 kW (+0.11 %) against its 700 kW contract at 21:33 and 2 ticks over (the whole request day: 35 ticks, at most
-    +0.41 % at 22:19). Now its rises step up through the trim where it runs at or above its useful clock (the lowest
+    +0.41 % at 22:19; 12 ticks, +0.030 %, re-measured in session 54). Now its rises step up through the trim where it runs at or above its useful clock (the lowest
     level for this pool; a compute-bound pool's is full clock, so the chat pool's rises still go through at once): no
     tick over, at most -0.25 % under, the reasoning pool's tokens -0.008 %. Band: half the trim's per-tick scatter band (+0.1 %, docs/engine.md)."""
     from pathlib import Path
