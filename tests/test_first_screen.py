@@ -1,0 +1,73 @@
+"""report.html's first screen and compare's table as a planner reads them at a glance (walkthrough 2026-12-06,
+slice WALK3): the caveat banners above the cards are one line each, their detail folded; the binding card's
+"undetermined within the band" detail folded under its lead; compare says what its ✓ / ✗ marks mean."""
+
+from __future__ import annotations
+
+import re
+import types
+
+from dcsim.report.html import render_html
+
+#: the B200 reasoning pool of scenarios/mixed-fleet.yaml as its report.json records it (provenance.calibration, the
+#: fields the caveats read): decode context 5.8x its profile's, clock below its measured range on all its GPU-time
+B200_REASONING = {
+    "group": "b200-reasoning", "for": "B200 / llama-3.1-405b / fp8 / TP4", "profile": "B200_llama-3.1-405b_fp8_tp4",
+    "status": "context-extrapolated", "in_range_status": "calibrated", "band_lower_bound": True,
+    "error_band_pct": {"j_per_tok_pct": 46.0, "tok_s_pct": 31.79}, "extrapolated": False, "cap_extrapolated": False,
+    "context_extrapolated": True, "decode_context": 5872.5, "mean_input": 358.3, "measured_context_max": 1017.0,
+    "measured_prompt_max": 634.0, "batch_limit": 79.9, "measured_batch_max": 510.466, "limit_frac_tdp": 1.0,
+    "limit_w": 1000.0, "measured_cap_min_frac": 1.0, "clock_below_range_share": 1.0, "clock_below_range_min": 0.565,
+    "measured_clock_min": 1.0, "clock_min_of": "profile", "cap_min_of": "profile",
+    "gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)", "stack_current": True,
+    "serving_stack": "vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", "levers": [], "band_notes": [],
+}
+
+
+def _html(calibration: list[dict]) -> str:
+    report = {"scenario": "probe", "duration_s": 3600.0, "provenance": {"calibration": calibration},
+              "binding": {"share": {"demand": 0.4, "compute": 0.1, "power": 0.5, "cooling": 0.0}}}
+    return render_html(types.SimpleNamespace(report=report), {})
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_caveat_banners_are_one_line_each_with_the_band_the_detail_folded():
+    """Above the cards each caveat is a closed <details>: its summary names the group, how far out of range and the
+    band (or that none is measured); the full text opens under it. Open, mixed-fleet's two banners ran 8 lines above
+    the cards on a 1024x768 screen (main until 2026-12-06: <div class="caveat"> with the whole text)."""
+    html = _html([B200_REASONING])
+    head = html[:html.index('class="cards"')]
+    banners = re.findall(r'<details class="caveat">(.*?)</details>', head, re.S)
+    assert len(banners) == 2, head
+    summaries = [_text(re.search(r"<summary>(.*?)</summary>", b, re.S).group(1)) for b in banners]
+    ctx, clock = summaries
+    assert "Extrapolated context." in ctx and "b200-reasoning" in ctx and "5.8x" in ctx
+    assert "≥±32 % tok/s" in ctx and "≥±46 % J/token" in ctx
+    assert "b200-reasoning" in clock and "100.0 %" in clock and "0.56" in clock and "no error band" in clock
+    for s in summaries:  # one line at 1024 px: well under the ~140 characters a line holds there (2 at most)
+        assert len(s) <= 200, s
+    # the whole text is still there, folded under its summary
+    assert "docs/validation.md H-*-gpqa-*" in _text(banners[0]).replace(" ", " ")
+    assert "clock^γ" in banners[1]
+    assert "<details class=\"caveat\" open" not in html
+
+
+def test_binding_card_folds_where_the_band_leaves_it_undetermined():
+    """The binding card's lead says the other limit could bind within the band; the numbers behind it (the share of the
+    run, the gaps, the band's window) are folded under it, as U's meaning is on the output card: open, they made the
+    card row the tallest on mixed-fleet's first screen."""
+    wb = {"share": 0.606, "alternatives": {"demand": 0.0, "compute": 0.606, "power": 0.0, "cooling": 0.0},
+          "median_gap": {"compute": 0.042}, "tok_s_pct": 31.79, "j_per_tok_pct": 46.0, "lower_bound": True,
+          "groups": ["b200-reasoning"], "ratio_window": [0.37, 1.10]}
+    report = {"scenario": "probe", "duration_s": 3600.0, "provenance": {"calibration": [B200_REASONING]},
+              "binding": {"share": {"demand": 0.381, "compute": 0.051, "power": 0.567, "cooling": 0.0},
+                          "within_band": wb}}
+    html = render_html(types.SimpleNamespace(report=report), {})
+    card = html[html.index(">Binding constraint<"):]
+    card = card[:card.index('class="card"')]
+    assert "could bind instead within the calibration band" in card  # the lead, open
+    folded = re.search(r'<details class="note"><summary>[^<]*</summary>(.*?)</details>', card, re.S)
+    assert folded and "undetermined within the calibration band" in folded.group(1)
