@@ -71,3 +71,45 @@ def test_binding_card_folds_where_the_band_leaves_it_undetermined():
     assert "could bind instead within the calibration band" in card  # the lead, open
     folded = re.search(r'<details class="note"><summary>[^<]*</summary>(.*?)</details>', card, re.S)
     assert folded and "undetermined within the calibration band" in folded.group(1)
+
+
+def test_each_pools_figures_carry_its_own_band():
+    """With several pools, each pool's rows (terminal and report.html's summary) carry that pool's band: mixed-fleet's
+    reasoning pool read "out 63.7 ktok/s ... facility 4.08 J" bare, though its groups' band is ≥±32 % tok/s and
+    ≥±46 % J/token (the headline's ≥±9 / ≥±17 % is the fleet's, weighted by share). A calibrated pool reads bare."""
+    from dcsim.report.summary import pool_rows
+
+    chat = {"group": "h100-chat", "status": "calibrated", "in_range_status": "calibrated", "band_lower_bound": False,
+            "error_band_pct": {"j_per_tok_pct": 3.0, "tok_s_pct": 3.6}, "stack_current": True}
+    pools = [{"name": n, "classes": [c], "groups": [{"name": n, "gpus": g, "gpu": gpu, "model": m, "precision": pr}],
+              "throughput_tok_s": {"output": o, "demand_output": d}, "joules_per_output_token": {"it": it, "facility": fa},
+              "binding": {"share": {"demand": 0.5, "power": 0.5}}, "mean_clock": 0.8}
+             for n, c, g, gpu, m, pr, o, d, it, fa in (
+                 ("h100-chat", "chat", 320, "H100-SXM", "llama-3.1-70b", "bf16", 1.6e5, 1.66e5, 1.97, 2.75),
+                 ("b200-reasoning", "reasoning", 192, "B200", "llama-3.1-405b", "fp8", 6.37e4, 8.38e4, 2.94, 4.08))]
+    report = {"pools": pools, "provenance": {"calibration": [chat, B200_REASONING]}}
+    rows = [v for _, v in pool_rows(report)]
+    chat_row = next(v for v in rows if v.startswith("out 160"))
+    b200_row = next(v for v in rows if v.startswith("out 63.7"))
+    assert "±" not in chat_row
+    assert b200_row.startswith("out 63.7 ktok/s ≥±32 %") and "facility 4.08 J (each ≥±46 %)" in b200_row
+
+
+def test_grid_and_thermal_figures_name_the_quantity_on_their_y_axis():
+    """The grid figure's meter panel read "kW" and the thermal figure's axis "°C": a unit with no quantity; they now
+    say what is drawn in that unit."""
+    import numpy as np
+
+    from dcsim.plots.flex import grid_flex_figure, thermal_figure
+
+    t = np.arange(0.0, 7200.0, 60.0)
+    cap = np.where((t >= 3600) & (t < 5400), 297e3, 495e3)
+    ts = {"t_s": t, "meter_power_w": np.minimum(cap, 480e3), "facility_power_w": np.full(t.size, 480e3),
+          "interconnect_w": cap, "curtailment": ((t >= 3600) & (t < 5400)).astype(float)}
+    fig = grid_flex_figure(({"scenario": "probe", "grid": {"contract_w": 495e3}}, ts))
+    assert fig.axes[0].get_ylabel() == "power (kW)"
+    hot = np.linspace(20.0, 46.0, t.size)
+    ts = {"t_s": t, "t_space_c": hot, "t_loop_c": hot - 5.0, "thermal_engaged": np.ones(t.size),
+          "thermal_throttled": (hot > 40).astype(float), "thermal_shed": (hot > 45).astype(float)}
+    fig = thermal_figure(({"scenario": "probe", "thermal": {"t_limit_c": 87.0, "shed_space_c": 45.0}}, ts))
+    assert fig.axes[0].get_ylabel() == "temperature (°C)"
