@@ -113,3 +113,34 @@ def test_grid_and_thermal_figures_name_the_quantity_on_their_y_axis():
           "thermal_throttled": (hot > 40).astype(float), "thermal_shed": (hot > 45).astype(float)}
     fig = thermal_figure(({"scenario": "probe", "thermal": {"t_limit_c": 87.0, "shed_space_c": 45.0}}, ts))
     assert fig.axes[0].get_ylabel() == "temperature (°C)"
+
+
+def test_an_expect_line_reads_a_token_count_under_half_a_token_as_zero():
+    """grid-flex's claim on the deferrable work's SLO-meeting change read "= -2.328e-10 in [-1,000,000, 1,000,000]": a
+    difference of two equal token sums in floating point. A token count under half a token reads 0; other figures
+    keep their digits."""
+    from dcsim.report.summary import expect_lines
+
+    report = {"expect": {"checks": [
+        {"path": "flexibility.change.slo_meeting_deferrable_tokens", "value": -2.328e-10, "lo": -1e6, "hi": 1e6,
+         "ok": True},
+        {"path": "binding.share.power", "value": 2.5e-10, "lo": 0.0, "hi": 0.1, "ok": True}]}}
+    tok, share = expect_lines(report)
+    assert tok == "ok   flexibility.change.slo_meeting_deferrable_tokens = 0 in [-1,000,000, 1,000,000]"
+    assert "2.5e-10" in share
+
+
+def test_the_slo_tail_banner_is_one_line_naming_the_classes():
+    """The SLO tail caveat's banner, like the calibration ones, is one line (which classes, how near saturation, what to
+    do) over its whole text folded; it was its whole text, 5 lines at 1024 px."""
+    from dcsim.serving.slo_estimate import TAIL_CAVEAT_SHARE
+
+    report = {"scenario": "probe", "duration_s": 3600.0, "slo_tail_near_ceiling": {"chat": TAIL_CAVEAT_SHARE + 0.2},
+              "binding": {"share": {"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0}}}
+    html = render_html(types.SimpleNamespace(report=report), {})
+    head = html[:html.index('class="cards"')]
+    (banner,) = re.findall(r'<details class="caveat">(.*?)</details>', head, re.S)
+    summary = _text(re.search(r"<summary>(.*?)</summary>", banner, re.S).group(1))
+    assert summary.strip().startswith("SLO tail. TTFT p99 is uncertain")
+    assert f"(chat {100 * (TAIL_CAVEAT_SHARE + 0.2):.0f} %)" in summary and "fidelity=request" in summary
+    assert len(summary) <= 200 and "76 % below" in banner  # the measured range, in the folded text
