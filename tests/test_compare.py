@@ -1041,3 +1041,15 @@ def test_the_pue_row_reads_three_decimals_as_every_view(runs, tmp_path):
     row = [ln for ln in table.splitlines() if ln.startswith("PUE (energy-weighted)")][0]
     cells = re.split(r"\s{2,}", row.strip())
     assert cells[1:4] == ["1.440", "1.396", "-0.044 (-3.0%) ✓"], cells
+
+
+def test_the_table_says_what_its_marks_mean(runs):
+    """A planner reading "-3.4 % ✗" learns under the table that ✗ is worse than the first run and which way each figure
+    is better (walkthrough 2026-12-06: only docs/report.md said it; the table explained its ≈ and ‡, not ✓ / ✗)."""
+    base, *_ = runs
+    table, data = compare([base / "air", base / "liquid"])
+    assert "✓" in _row(table, "J/token, facility")
+    legend = [ln for ln in table.splitlines() if ln.startswith("✓ ✗ ")]
+    assert len(legend) == 1 and "better / worse than air, the first run" in squash(table)
+    assert "J/token, PUE, energy, cost and carbon are better lower" in squash(table)
+    assert data["mark_note"].startswith("better / worse than air")

@@ -694,7 +694,7 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
         ln = _line(ax, label)
         np.testing.assert_allclose(ln.get_xdata(), edges)
         np.testing.assert_allclose(_tick_values(ln), ts[col] / 1e3)
-    assert ax.get_ylabel() == "kW"
+    assert ax.get_ylabel() == "power (kW)"  # the quantity with its unit (walkthrough 2026-12-06: "kW")
     np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "notice", mid), ts["curtailment_notice"] > 0)
     # state of charge in % of the report's capacity (it was a bare 0–1 'battery SoC': no unit)
@@ -850,7 +850,7 @@ def test_thermal_figure_draws_temperatures_limits_and_responses():
     assert ts["thermal_throttled"].any() and ts["thermal_shed"].any()
     np.testing.assert_array_equal(_shaded(ax, "thermal throttle (cooling binds)", mid), ts["thermal_throttled"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
-    assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "local time, day 196"
+    assert ax.get_ylabel() == "temperature (°C)" and ax.get_xlabel() == "local time, day 196"
 
 
 def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outside():

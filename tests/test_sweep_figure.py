@@ -317,3 +317,18 @@ def test_every_category_of_a_scatter_axis_is_in_view_with_its_label():
     assert lo <= -0.15 and hi >= 1.15, (lo, hi)  # every category and the spread of its points
     shown = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]
     assert shown == ["MI300X", "H100-SXM"]
+
+
+def test_a_heatmap_cell_run_beyond_its_measurements_with_no_band_is_marked():
+    """A point whose run says EXTRAPOLATED CLOCK (calibration.status "extrapolated clock", no error band stated) was
+    drawn as a calibrated one, the caveat on stderr only (interconnect_vs_gpus: 3 of 20 points, walkthrough
+    2026-12-06); its cell is now dotted and the legend says no band is measured there. Calibrated cells are not."""
+    params = [{"facility.interconnect": ic, "racks.0.count": n} for n in (2, 4) for ic in (1e5, 2e5)]
+    rows = [_row(i, p, out=1e5 + i, **{"calibration.status": "extrapolated clock" if i == 2 else "calibrated",
+                                       "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None})
+            for i, p in enumerate(params)]
+    fig = sweep_figure(rows, ["facility.interconnect", "racks.0.count"], mode="grid")
+    dotted = [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_hatch() == ".."]
+    assert len(dotted) == 1 and dotted[0].get_xy() == (-0.5, 0.5)  # the first interconnect, 4 racks
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any("extrapolated clock" in t and "no error" in t for t in labels), labels

@@ -161,7 +161,9 @@ def test_a_run_on_a_user_profile_says_so_on_every_view(fitted, tmp_path):
     assert any(c.startswith("USER PROFILE — r:") for c in r.caveats)
     write_outputs(r, tmp_path / "mine", formats=("json", "html"), plots=False)
     html = (tmp_path / "mine" / "report.html").read_text()
-    assert '<div class="caveat"><b>User profile.</b> r: H100-SXM' in html and "Calibration caveat" not in html
+    # one line, the profile's band, over its whole text folded under it (walkthrough 2026-12-06)
+    assert '<details class="caveat"><summary><b>User profile.</b> r: a profile fitted to your measurements' in html
+    assert "r: H100-SXM" in html.split('class="cards"')[0] and "Calibration caveat" not in html
     table, _ = compare([tmp_path / "mine", tmp_path / "mine"])
     row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
     assert "user profile" in row and "UNCALIBRATED" not in row
@@ -200,7 +202,7 @@ def test_a_profile_of_another_setup_is_said_once_on_report_htmls_first_screen(tm
     assert any("node.profile H100-SXM_llama-3.1-70b_bf16_tp4 was fitted to" in w for w in r.report["warnings"])
     write_outputs(r, tmp_path / "o", formats=("json", "html"), plots=False)
     html = (tmp_path / "o" / "report.html").read_text()
-    banner = html[html.index('<div class="caveat"><b>Calibration caveat.</b>'):html.index('class="cards"')]
+    banner = html[html.index('<details class="caveat"><summary><b>Calibration caveat.</b>'):html.index('class="cards"')]
     assert "was measured for H100-SXM / llama-3.1-70b / bf16 / TP4" in banner
     assert "was fitted to" not in html.split('class="cards"')[0]
 

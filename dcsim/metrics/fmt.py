@@ -158,6 +158,55 @@ class CaveatKind:
     applies: Callable[[dict], bool]
     #: the caveat's text after the tag (which rack groups, how far, the band), of the groups that carry it
     text: Callable[[list[dict]], str]
+    #: the caveat in one line — which groups, how far, the band or that none is measured — for the collapsed banner
+    #: above report.html's cards, whose full :attr:`text` opens under it (mixed-fleet's two banners ran 8 lines above
+    #: the cards); None: the banner shows the full text
+    brief: Callable[[list[dict]], str] | None = None
+
+
+_NO_BAND = "no error band is measured there"
+
+
+def _brief_uncalibrated(bad: list[dict]) -> str:
+    return "; ".join(f"{c.get('group')}: {in_range_status(c)}, {expected_error(c)}" for c in bad)
+
+
+def _brief_user(mine: list[dict]) -> str:
+    return "; ".join(f"{c.get('group')}: a profile fitted to your measurements, {expected_error(c)} in-sample"
+                     for c in mine)
+
+
+def _brief_batch(ext: list[dict]) -> str:
+    return "; ".join(f"{c.get('group')}: batch {float(c.get('batch_limit') or 0) / float(c.get('measured_batch_max') or 1):.1f}x "
+                     f"the largest its profile was measured at, {_NO_BAND}" for c in ext)
+
+
+def _brief_context(ext: list[dict]) -> str:
+    def one(c: dict) -> str:
+        over = context_beyond(c, c.get("mean_input"), c.get("decode_context"))
+        how = ", ".join(f"{w} {v / m:.1f}x" for w, v, m in over)
+        return f"{c.get('group')}: {how + ' the longest its profile was measured at, ' if how else ''}{expected_error(c)}"
+
+    return "; ".join(one(c) for c in ext)
+
+
+def _brief_cap(ext: list[dict]) -> str:
+    return "; ".join(f"{c.get('group')}: board limit {float(c.get('limit_frac_tdp') or 0):.2f}x TDP, below the caps "
+                     f"measured, {_NO_BAND}" for c in ext)
+
+
+def _brief_clock(ext: list[dict]) -> str:
+    def one(c: dict) -> str:
+        pct = float(c.get("clock_below_range_share") or 0) * 100
+        share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
+        return (f"{c.get('group')}: {share} of its GPU-time below the measured clocks (down to "
+                f"{float(c.get('clock_below_range_min') or 0):.2f}), {_NO_BAND}")
+
+    return "; ".join(one(c) for c in ext)
+
+
+def _brief_stack(old: list[dict]) -> str:
+    return "; ".join(f"{c.get('group')}: measured on {c.get('serving_stack')}" for c in old)
 
 
 #: Every kind of calibration caveat a run can carry, in the order every view lists them: the one home of the kinds
@@ -166,24 +215,24 @@ class CaveatKind:
 #: notes of a TP carry beyond the ratios measured or a precision never measured on the GPU in its text.
 CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat",
-               lambda c: in_range_status(c) in UNCALIBRATED + NAMED_UNCALIBRATED, _uncalibrated_text),
+               lambda c: in_range_status(c) in UNCALIBRATED + NAMED_UNCALIBRATED, _uncalibrated_text, _brief_uncalibrated),
     # a profile file the user fitted (dcsim calibrate) and the scenario names: what it is, from which files, with the
     # band it states in-sample and that dcsim has not checked it held-out (dcsim.node.model.calibration_record)
     CaveatKind("user", "USER PROFILE", "user profile", "User profile",
-               lambda c: in_range_status(c) == "user-profile", _user_text),
+               lambda c: in_range_status(c) == "user-profile", _user_text, _brief_user),
     CaveatKind("extrapolated", "EXTRAPOLATED BATCH", "extrapolated", "Extrapolated batch",
-               lambda c: bool(c.get("extrapolated")), _extrapolation_text),
+               lambda c: bool(c.get("extrapolated")), _extrapolation_text, _brief_batch),
     CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
-               lambda c: bool(c.get("context_extrapolated")), _context_text),
+               lambda c: bool(c.get("context_extrapolated")), _context_text, _brief_context),
     # a board limit below the lowest power cap measured on the GPU (dcsim.node.model.at_workload)
     CaveatKind("cap", "EXTRAPOLATED CAP", "extrapolated cap", "Extrapolated power cap",
-               lambda c: bool(c.get("cap_extrapolated")), _cap_text),
+               lambda c: bool(c.get("cap_extrapolated")), _cap_text, _brief_cap),
     # the controller's power capping or the thermal throttle ran a DVFS clock below the lowest one the GPU's (or the
     # named profile's) measurements cover, on some of the run's GPU-time (dcsim.engine.assemble.clock_below_range)
     CaveatKind("clock", "EXTRAPOLATED CLOCK", "extrapolated clock", "Throttled below the measured clock range",
-               lambda c: c.get("clock_below_range_share") is not None, _clock_text),
+               lambda c: c.get("clock_below_range_share") is not None, _clock_text, _brief_clock),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
-               lambda c: c.get("stack_current") is False, _stack_text),
+               lambda c: c.get("stack_current") is False, _stack_text, _brief_stack),
 )
 
 

@@ -227,7 +227,7 @@ def grid_flex_figure(result: Any):
     axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     (_grid_daily if daily else _grid_ticks)(report, ts, axs)
     ax = axs[0]
-    ax.set_ylabel("kW")
+    ax.set_ylabel("power (kW)")
     if not daily:
         ax.legend(loc="lower left", fontsize=8, ncol=3)
     ax.set_title(f"{report.get('scenario', '')}: the meter, the utility's requests and the flexible responses"
@@ -305,7 +305,7 @@ def thermal_figure(result: Any):
            "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)", alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
-    ax.set_ylabel("°C")
+    ax.set_ylabel("temperature (°C)")
     # beside the axes: inside, it covered the temperature rise (chiller-trip 11:20-11:37)
     h, lab = ax.get_legend_handles_labels()  # the hatch's own patch: a fill_between with no face drew as a line
     h = [Patch(facecolor="none", edgecolor=SHED_COLOR, hatch=SHED_HATCH, alpha=SHED_ALPHA, lw=0.6)

@@ -81,6 +81,11 @@ WITHIN = "binding.within_band.share"
 #: from :data:`dcsim.metrics.fmt.WITHIN_BAND_MIN_SHARE` of the run (:func:`dcsim.metrics.fmt.within_band_text`)
 WITHIN_HATCH = "///"
 BAND_HATCH = "////"
+#: a heatmap cell whose points ran beyond what their profile was measured at with no band measured there (calibration
+#: status "extrapolated clock", "extrapolated cap", "extrapolated batch": their error band columns empty): dotted, and
+#: the legend says no band is measured (walkthrough 2026-12-06: interconnect_vs_gpus's three extrapolated-clock
+#: points were drawn as the calibrated ones, the caveat said on stderr only)
+NO_BAND_HATCH = ".."
 BAND_MARKER = "D"
 #: how far the facility J/token error bar sits right of its point (points, 1/72 in): centred on the point it ran
 #: through the IT level's marker just below (an assumption: a marker's width)
@@ -396,6 +401,20 @@ def _band_handle(rows: Sequence[Mapping], what: str = "error bars are\nthe run's
                   label=f"{statuses} (white diamond): {what}, up to {band}")
 
 
+def _no_band(rows: Sequence[Mapping], ids: Sequence[int]) -> bool:
+    """Whether any of a cell's points is extrapolated (its calibration status says so) with no band stated."""
+    return any("extrapolated" in str(rows[i].get(STATUS) or "")
+               and not math.isfinite(_band_pct(rows, [i], BAND_TOK)) and not math.isfinite(_band_pct(rows, [i], BAND_JPT))
+               for i in ids)
+
+
+def _no_band_handle(rows: Sequence[Mapping], ids: Sequence[int]) -> Patch:
+    statuses = unique_words(str(rows[i].get(STATUS)) for i in ids
+                            if "extrapolated" in str(rows[i].get(STATUS) or ""))
+    return Patch(facecolor="white", edgecolor="#222222", hatch=NO_BAND_HATCH,
+                 label=f"{statuses} (dotted): no error\nband measured there (results.csv)")
+
+
 def _band_edge(colors: Sequence[str], pct: np.ndarray) -> str:
     """The legend swatch's edge: the banded points' binding colour where they share one, else dark grey."""
     edges = {c for c, p in zip(colors, pct) if math.isfinite(p)}
@@ -656,7 +675,8 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
             hi = finite.size and z[b, a] > mid and finite.max() > finite.min()
             ax.text(a, b, txt, ha="center", va="center", fontsize=8.5 if nx <= 8 else 7,
                     color="white" if hi else "#222222", zorder=3,
-                    bbox=_over_hatch(mesh.cmap(mesh.norm(z[b, a]))) if (b, a) in banded else None)
+                    bbox=_over_hatch(mesh.cmap(mesh.norm(z[b, a])))
+                    if (b, a) in banded or _no_band(rows, ids) else None)
     missing_handles: list = []
     for a_ in axs[:2 if has_bind else 1]:
         _hatch_failed(a_, nfail, ntot, labelled)
@@ -675,6 +695,12 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     bh = _band_handle(rows, what="its band\n(results.csv)", hatched=True)
     if bh is not None:
         missing_handles.append(bh)
+    unbanded = [(b, a) for (b, a), ids in cells.items() if (b, a) not in banded and _no_band(rows, ids)]
+    for b, a in unbanded:  # beyond its measurements with no band there: dotted
+        ax.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                               hatch=NO_BAND_HATCH, lw=0.0, zorder=2.5))
+    if unbanded:
+        missing_handles.append(_no_band_handle(rows, [i for c in unbanded for i in cells[c]]))
     if nfail.any():
         nf = int(nfail.sum())
         missing_handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="xx",

@@ -327,6 +327,13 @@ RATE_SCALE_RATIO = 3.0
 MARK_THRESHOLD_PCT = 0.5
 
 
+def mark_note(reference: str) -> str:
+    """What ✓ and ✗ say, printed under the table when a change is marked (a planner reading "−3.4 % ✗" should not need
+    docs/report.md to know it means worse than the reference)."""
+    return (f"better / worse than {reference}, the first run (J/token, PUE, energy, cost and carbon are better "
+            f"lower; output, goodput and utilization higher); changes under {MARK_THRESHOLD_PCT:g} % are not marked")
+
+
 def _mark(d: float | None, pct: float | None, unit: str, better: str | None) -> str | None:
     """``"better"``, ``"worse"`` or None (no direction, or a change under MARK_THRESHOLD_PCT: percent, or percentage
     points for figures that are percentages)."""
@@ -575,8 +582,13 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         table = _differences_text(labels, differences) + "\n\n" + table
     # the free text around the table is wrapped to the terminal's width, continuation lines under their text (the
     # table's columns are kept whole; compare.json keeps every note unwrapped)
+    marked = any(mk for m in metrics.values() for mk in m["mark"] if mk)
+    if marked:  # what the marks mean, under the table they are read in (docs/report.md said it; the table did not)
+        data["mark_note"] = mark_note(labels[0])
+        table += "\n\n" + "\n".join(wrap_hanging("✓ ✗ ", data["mark_note"]))
     if used:
-        table += "\n\n" + "\n".join(x for w in used for x in wrap_hanging(f"{UNMARKED[w][0]} ", data["unmarked_notes"][w]))
+        table += ("\n" if marked else "\n\n") + "\n".join(
+            x for w in used for x in wrap_hanging(f"{UNMARKED[w][0]} ", data["unmarked_notes"][w]))
     caveats = [(lab, r["calibration_caveat"]) for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
     caveats += [(lab, c) for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
     if caveats:  # the caveat travels with the number (issue 14.6), once per text with the runs it applies to

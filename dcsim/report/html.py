@@ -20,7 +20,7 @@ from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
                                   start_text)
-from dcsim.serving.slo_estimate import tail_caveat
+from dcsim.serving.slo_estimate import NEAR_CEILING, tail_caveat, tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -71,6 +71,8 @@ h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bo
 details.warn summary{cursor:pointer}
 .caveat{background:#fff4e5;border-left:5px solid #d97706;border-radius:8px;padding:10px 14px;margin:0 0 14px;
 font-size:14px;color:#5a3a06}
+details.caveat summary{cursor:pointer} details.caveat .more{color:#8a6a3a;font-size:12.5px}
+details.caveat .full{margin-top:6px}
 .cards{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr) minmax(0,1fr) minmax(0,1fr);gap:14px}
 .nw{white-space:nowrap}
 @media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}
@@ -178,7 +180,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(cf_bind) + (' ' + _e(cf_tie) if cf_tie else '') if cf_bind else 'n/a'}"
               f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}"
-              + (f'<div class="note">{_e(wb_text)}</div>' if wb_text else ""),
+              # where and by how much, folded as U's meaning is: open it ran 6 lines and made the card row the
+              # tallest on the first screen (mixed-fleet, walkthrough 2026-12-06); the lead above says the answer
+              + (f'<details class="note"><summary>where the band leaves it undetermined</summary>{_e(wb_text)}</details>'
+                 if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
         _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
@@ -204,16 +209,34 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     ]
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
     # saying where the figures come from
-    banner = "".join(f'<div class="caveat"><b>{_e(k.title)}.</b> {_e(text)}.'
-                     + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated" else "")
-                     + "</div>" for k, text in calibration_caveat_kinds(cal))
+    banner = "".join(_caveat_banner(k.title, text + "."
+                                    + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated"
+                                       else ""),
+                                    k.brief([c for c in cal if k.applies(c)]) if k.brief else None)
+                     for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
-        banner += f'<div class="caveat"><b>SLO tail.</b> {_e(tail.removeprefix("SLO tail: "))}.</div>'
+        flagged = tail_flagged(report.get("slo_tail_near_ceiling"))
+        who = (", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all")
+               or f"all classes {100 * flagged['all']:.0f} %")
+        lo, hi = NEAR_CEILING
+        banner += _caveat_banner("SLO tail", tail.removeprefix("SLO tail: ") + ".",
+                                 f"TTFT p99 is uncertain: most of the slowest 1 % of requests ({who}) were served at "
+                                 f"{100 * lo:.0f}-{100 * hi:.0f} % of saturation; confirm with --set fidelity=request")
     # the answer first: the caveat banners over the cards, the other warnings under them, collapsed with their count
     # and subjects (mixed-fleet's five long warnings pushed the cards ~650 px down, off a 1000 px screen, until
     # 2026-12-05)
     return f'{banner}<div class="cards">{"".join(cards)}</div>{_warnings_box(report)}'
+
+
+def _caveat_banner(title: str, text: str, brief: str | None) -> str:
+    """A caveat banner above the cards: its title and ``brief`` (which groups, how far, the band) on one line, the full
+    ``text`` folded under it (``<details>``), so that the cards, the answer, stay on the first screen (mixed-fleet's
+    two banners, open, ran 8 lines, 200 px, above them on a 1024x768 screen); without a brief, the text open."""
+    if not brief:
+        return f'<div class="caveat"><b>{_e(title)}.</b> {_e(text)}</div>'
+    return (f'<details class="caveat"><summary><b>{_e(title)}.</b> {_e(brief)} '
+            f'<span class="more">(details)</span></summary><div class="full">{_e(text)}</div></details>')
 
 
 #: warnings the first screen already shows as a caveat banner: a rack group's calibration

@@ -20,7 +20,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_local_window, fmt_num, fmt_pct, fmt_pue, fmt_si, fmt_time, get_path,
                                headline_band, fmt_headline_band, band_source, sample_scope,
                                with_band_lead, within_band_lead, within_band_text,
-                               energy_overheads, closed_form_binding, fmt_delivered_power, fmt_power_w)
+                               energy_overheads, closed_form_binding, fmt_delivered_power, fmt_power_w, group_band)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -514,16 +514,33 @@ def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     if len(pools) < 2:
         return []
     rows = []
+    cal = get_path(report, "provenance.calibration") or []
     for p in pools:
         hw = ", ".join(f"{g['gpus']:,}× {g['gpu']} {g['model']} {g['precision']}" for g in p.get("groups", []))
         rows.append((f"Pool {p['name']}", f"{hw} → {', '.join(p.get('classes', []))}"))
         thr, jpt = p.get("throughput_tok_s", {}), p.get("joules_per_output_token", {})
-        rows.append(("", f"out {fmt_si(thr.get('output'), 'tok/s')} of {fmt_si(thr.get('demand_output'), 'tok/s')}"
-                         f" asked   J/token IT {fmt_jpt(jpt.get('it'))}  facility {fmt_jpt(jpt.get('facility'))}"))
+        # the pool's own figures carry its groups' band, unweighted (the headline carries it weighted by the pool's
+        # share): mixed-fleet's reasoning pool read "facility 4.08 J" bare where its band is >=±46 % (walkthrough
+        # 2026-12-06)
+        names = [str(g.get("name")) for g in p.get("groups", []) if isinstance(g, Mapping) and g.get("name")]
+        t_band, j_band = _pool_band(cal, names, "tok_s"), _pool_band(cal, names, "j_per_tok")
+        rows.append(("", f"out {fmt_si(thr.get('output'), 'tok/s')}{' ' + t_band if t_band else ''}"
+                         f" of {fmt_si(thr.get('demand_output'), 'tok/s')} asked   J/token IT {fmt_jpt(jpt.get('it'))}"
+                         f"  facility {fmt_jpt(jpt.get('facility'))}{' (each ' + j_band + ')' if j_band else ''}"))
         share = get_path(p, "binding.share", {}) or {}
         bind = "  ".join(f"{k} {fmt_pct(v)}" for k, v in share.items() if v)
         rows.append(("", f"binding {bind}   mean clock {fmt_pct(p.get('mean_clock'))}"))
     return rows
+
+
+def _pool_band(calibration: list, groups: list[str], key: str) -> str:
+    """The band (``"≥±32 %"``) of a pool's ``key`` figure (``tok_s`` or ``j_per_tok``): the widest of its out-of-sample
+    groups' (:func:`dcsim.metrics.fmt.group_band`), ``""`` for a pool whose groups are in-sample calibrated."""
+    gb = group_band(calibration, groups) if groups else None
+    if not gb or not gb.get(key):
+        return ""
+    return fmt_headline_band({f"{key}_pct": 100.0 * float(gb[key]), "lower_bound": bool(gb.get("lower_bound"))},
+                             f"{key}_pct")
 
 
 def start_text(report: Mapping[str, Any]) -> str | None:
@@ -637,7 +654,12 @@ def expect_lines(report: Mapping[str, Any]) -> list[str]:
             out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {c.get('value') or 'n/a'}"
                        + (" as claimed" if c.get("ok") else f" — claimed {c.get('equals')}: {c.get('reason')}"))
             continue
-        val = _claim_num(c.get("value")) if c.get("value") is not None else "n/a"
+        v = c.get("value")
+        # a token count under half a token is none: grid-flex's deferrable SLO-meeting change, a difference of two
+        # equal sums, read "-2.328e-10" (walkthrough 2026-12-06); report.json keeps the value as computed
+        if (isinstance(v, float) and str(c.get("path", "")).endswith("tokens") and abs(v) < 0.5):
+            v = 0
+        val = _claim_num(v) if v is not None else "n/a"
         out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{_claim_num(c.get('lo'))}, "
                    f"{_claim_num(c.get('hi'))}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))
     return out
