@@ -2,9 +2,18 @@
 
 import copy
 import functools
+import os
 from pathlib import Path
 
-import numpy as np
+# BLAS and OpenMP on one thread in every test process (and the CLI, notebook and script subprocesses the tests start,
+# which inherit the variables), set before numpy loads; a value already in the environment wins. Their worker threads
+# busy-wait after each BLAS call (a calibration fit, a least-squares line): with pytest -n auto on every core that
+# spinning takes CPU from the other worker; bench/benchtiming.py holds its timings to one thread for the same cause.
+# What a test reads does not change (the tests pass either way; measured in the commit that added this).
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
