@@ -2,9 +2,18 @@
 
 import copy
 import functools
+import os
 from pathlib import Path
 
-import numpy as np
+# BLAS and OpenMP on one thread in every test process (and the CLI, notebook and script subprocesses the tests start,
+# which inherit the variables), set before numpy loads; a value already in the environment wins. Their worker threads
+# busy-wait after each BLAS call (a calibration fit, a least-squares line): with pytest -n auto on every core that
+# spinning takes CPU from the other worker; bench/benchtiming.py holds its timings to one thread for the same cause.
+# What a test reads does not change (the tests pass either way; measured in the commit that added this).
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +95,21 @@ def pytest_collection_modifyitems(config, items):
         if any(fd.scope == "module" and fd.baseid == module
                for defs in info.name2fixturedefs.values() for fd in defs[-1:]):
             item.add_marker(pytest.mark.xdist_group(module))
+    _long_tests_first(config, items)
     _group_suffix_for_pytest_9(config, items)
+
+
+def _long_tests_first(config, items) -> None:
+    """Under pytest-xdist, the tests marked ``slow`` or ``notebooks`` (each over a minute on a loaded 2-core box: the
+    tutorial notebooks, notebook 03's plan cells 76-165 s) are handed out first, so the run does not end on one worker
+    running a long test the scheduler reached late while the other has nothing left (xdist hands out the work units
+    in collection order, under loadgroup the groups of several tests first: the notebooks waited for every test of the
+    files before test_notebooks.py).
+    A stable sort: every other test keeps its order, and a group's tests stay one unit. Without -n the order is left
+    as collected."""
+    if not hasattr(config, "workerinput"):  # an xdist worker (its collection is what the scheduler hands out)
+        return
+    items.sort(key=lambda it: it.get_closest_marker("slow") is None and it.get_closest_marker("notebooks") is None)
 
 
 def _group_suffix_for_pytest_9(config, items) -> None:

@@ -41,17 +41,16 @@ def test_uncapped_capped_and_out_of_service_shares_partition_the_run():
     assert controller_figures({**ts, "gpus_in_service": np.zeros(6)})["mean_clock"] is None
 
 
-@pytest.fixture(scope="module")
-def chiller_trip():
-    """scenarios/chiller-trip.yaml's run (its 10-minute chiller trip sheds IT for temperature, then throttles it):
-    one run for the tests below."""
-    from pathlib import Path
-
-    import dcsim
-
-    return dcsim.run(Path(__file__).resolve().parents[1] / "scenarios" / "chiller-trip.yaml")
+@pytest.fixture
+def chiller_trip(shipped_run):
+    """scenarios/chiller-trip.yaml's run as shipped (its 10-minute chiller trip sheds IT for temperature, then
+    throttles it): the one run conftest.py's ``shipped_run`` shares with test_flex_engine, test_notes,
+    test_scenarios_expect and test_thermal_throttle_load (this module ran the same file a second time until
+    2026-12-06). Read it, never change it; the tests carry its xdist group."""
+    return shipped_run("chiller-trip")
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_a_run_records_shed_only_with_no_gpu_in_service_and_a_cap_only_with_some(chiller_trip):
     """On chiller-trip's recorded ticks (not records the test makes up): no tick is mode shed with a GPU in service,
     none is a capped mode (frontier, uniform_cap) with none in service; so the report's shares are the counts of
@@ -74,6 +73,7 @@ def test_a_run_records_shed_only_with_no_gpu_in_service_and_a_cap_only_with_some
     assert controller_figures(ts)["capped_share"] == ctl["capped_share"]
 
 
+@pytest.mark.xdist_group("shipped-chiller-trip")
 def test_a_shedding_episode_starts_on_whole_tokens_not_a_float_residue(chiller_trip):
     """chiller-trip's log opened its hold-limit shedding episode at 2,790 s on a tick that shed 5.96e-08 tokens (the
     queue's float residue), 10 s before the first whole shed (1.88 M tokens at 2,800 s), and counted the episode
