@@ -601,7 +601,7 @@ def test_a_kernel_pool_checks_its_rows_once_per_serve(monkeypatch, replicas, rou
     from dcsim.serving import pool as pool_mod
     from dcsim.serving import replica as replica_mod
 
-    kernel.warm_up()  # its own compile call (a checked public tick) before the count
+    kernel.warm_up(_node())  # its own compile call (a checked public tick) before the count
     calls = []
     real = replica_mod.check_request_arrays
 

@@ -22,7 +22,7 @@ from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_
 from dcsim.units import UnitError, excerpt, is_boolean, plain_number, quantity, refuse_misread
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.scenario.base import FieldError, Spec
-from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.facility import FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
@@ -355,7 +355,7 @@ class Scenario(Spec):
         if self.start is not None:
             st = self.start
             return st.timetuple().tm_yday, st.hour * 3600.0 + st.minute * 60.0 + st.second + st.microsecond * 1e-6
-        return DEFAULT_START_DAY.get(self.facility.weather.kind, 1), 0.0
+        return self.facility.weather.default_start_day, 0.0
 
     def clock_block(self) -> dict:
         """The run's clock of day as report.json carries it (key ``clock``): ``day_of_year`` and ``hour`` at t = 0,
