@@ -56,6 +56,24 @@ def small_scenario(**over) -> dict:
     return out
 
 
+def throttled_small_runs(*interconnects, gpu: str | None = None) -> list:
+    """``dcsim.run`` of the small facility over 1 h at 10-min ticks behind each of ``interconnects`` (None: its own
+    200 kW, where the clock stays at 1.0), its GPU swapped for ``gpu`` when given: the runs the extrapolated-clock
+    tests throttle (behind 120 kW about 0.73-0.77, behind 110 kW below 0.69; tests/test_cap_flags.py,
+    tests/test_transfer_floors.py, which repeated this setup until session 54)."""
+    import dcsim
+
+    runs = []
+    for ic in interconnects:
+        sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+        if gpu is not None:
+            sc["racks"][0]["node"]["gpu"] = gpu
+        if ic is not None:
+            sc["facility"]["interconnect"] = ic
+        runs.append(dcsim.run(sc))
+    return runs
+
+
 @pytest.fixture
 def small():
     return small_scenario

@@ -119,3 +119,30 @@ def test_the_70b_profile_is_rebuilt_by_its_generated_by(tmp_path, monkeypatch):
     assert new["generated_by"] == shipped["generated_by"]
     assert new["params"] == yaml.safe_load((PROFILE_DIR / f"{shipped['name']}.yaml").read_text())["params"]
     assert main([a for a in argv if a != "--force"] + ["--out", str(tmp_path / "q.yaml")]) == 2
+
+
+def test_the_nemo_transfer_says_the_pool_holds_its_own_rows_and_what_its_band_is():
+    """Mistral-Nemo-12B on the 40GB runs on the pool (transferred: no profile of its own), but the pool was fitted on
+    its 4 measured rows: its ``meaning`` said "no measurement of this model at this precision and TP on this GPU"
+    until session 54. It now names the pair's own measurements, says the band (51.82 / 36.14 %) is the pool's worst
+    leave-one-model-out error over its models, and quotes the pair's own held-out worst point (22.8 / 15.61 %)."""
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    pool = pooled_profiles()["A100-SXM4-40GB"]
+    name = "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1"
+    assert name in pool["pooled_groups"] and name not in shipped_profiles()
+    c = build_node(NodeSpec(gpu="A100-SXM4-40GB", model="mistral-nemo-12b")).calibration
+    assert c["status"] == "transferred"
+    lomo = pool["leave_one_model_out"]
+    worst = {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in lomo),
+             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in lomo)}
+    assert c["error_band_pct"] == worst  # the band is the pool's worst held-out error, over all its models
+    (own,) = [r for r in lomo if r["profile"] == name]
+    assert own["max_err_tok_s_pct"] < worst["tok_s_pct"]
+    m = c["meaning"]
+    assert "no measurement" not in m and name in m
+    assert f"{own['max_err_tok_s_pct']:g} % tok/s" in m and f"{own['max_err_j_per_tok_pct']:g} % J/token" in m
+    # an unmeasured pair on the same pool keeps the transfer's text
+    q = build_node(NodeSpec(gpu="A100-SXM4-40GB", model="qwen3-8b")).calibration
+    assert q["status"] == "transferred" and "no measurement of this model" in q["meaning"]

@@ -150,19 +150,13 @@ def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clo
     flagged); now the record in report.json carries the share of GPU-time run below the range, the run warns, and the
     summary's headline, the caveats and the HTML say EXTRAPOLATED CLOCK. Behind 200 kW the clock stays at 1.0: no
     flag, no new field; behind 120 kW it is 0.73, within the range (flagged against 1 / 1.3 = 0.77 before)."""
-    import dcsim
-    from conftest import squash
+    from conftest import squash, throttled_small_runs
     from dcsim.report import write_outputs
     from dcsim.report.summary import summary_table
 
-    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
-    free = dcsim.run(sc)
-    sc["facility"]["interconnect"] = "120 kW"
-    within = dcsim.run(sc)
+    free, within, capped = throttled_small_runs(None, "120 kW", "110 kW")
     assert 0.7 < float(within.timeseries["controller_clock"].min()) < 0.769
     assert not any("EXTRAPOLATED CLOCK" in k for k in within.caveats)
-    sc["facility"]["interconnect"] = "110 kW"
-    capped = dcsim.run(sc)
     assert float(capped.timeseries["controller_clock"].max()) < 0.6897
     (c,) = capped.report["provenance"]["calibration"]
     # judged by its own profile's floor (H100 Llama-3.1-70B TP4: 0.6995), not the least over the GPU's profiles (0.6897)

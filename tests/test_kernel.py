@@ -259,6 +259,40 @@ def test_expert_parallel_model_identical():
 
 _EMPTY = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
+#: the node features the reference's step handles (dcsim.node.step, compiled by the kernel from node.step_params),
+#: drawn into the random cases since session 54 (before, the cases drew 8B and 70B on H100 at TP1 only, each of
+#: these features having one fixed test above or none): tensor parallel, sliding-window attention, expert-parallel
+#: MoE at FP8, a transferred pool with a host wait per decode sequence, a power cap below TDP (the step's own
+#: throttle, as the request engine's rack-capped nodes run), speculative decoding (lever-modelled), an MoE with
+#: sharded experts, another GPU
+_FEATURE_NODES = {
+    "tp4": dict(model="llama-3.1-70b", tensor_parallel=4),
+    "window": dict(model="gemma-3-27b"),
+    "ep_fp8": dict(model="llama-4-maverick", precision="fp8"),
+    "host_wait": dict(model="qwen3-8b", gpu="A100-SXM4-40GB"),
+    "power_cap": dict(model="llama-3.1-8b", power_cap=420.0),
+    "speculative": dict(model="llama-3.1-8b", levers={"speculative": {"draft_tokens": 3, "acceptance": 0.7}}),
+    "moe_sharded": dict(model="mixtral-8x7b", tensor_parallel=2),
+    "b200": dict(model="llama-3.1-8b", gpu="B200"),
+}
+
+
+def _feature_node(name):
+    key = ("feature", name)
+    if key not in _NODES:
+        _NODES[key] = build_node(NodeSpec(max_batch=64, **_FEATURE_NODES[name]))
+    return _NODES[key]
+
+
+def test_the_feature_nodes_have_their_feature():
+    """Each feature node exercises what it is named for (so a catalogue change cannot quietly turn one off)."""
+    d = {k: _feature_node(k) for k in _FEATURE_NODES}
+    assert d["tp4"].spec.tensor_parallel == 4 and d["window"].derived.window == 1024.0
+    assert d["ep_fp8"].derived.ep_groups == 8.0 and d["ep_fp8"].derived.fp8_layers_run > 0
+    assert d["host_wait"].perf.t_host_seq_s > 1e-5 and d["power_cap"].power_cap_w < _node().power_cap_w
+    assert d["speculative"].derived.tokens_per_step > 1.0 and d["moe_sharded"].derived.ep_groups == 1.0
+    assert d["moe_sharded"].model.n_experts > 1 and d["b200"].gpu.name == "B200"
+
 
 def _random_case(seed):
     """One small random case (options, workload, clocks, a failure), drawn from ``seed``: the arguments of
@@ -298,8 +332,25 @@ def _random_case(seed):
     lv = rng.uniform(0.3, 1.0, 4)
     clock = (lambda k: 1.0) if rng.random() < 0.4 else (lambda k: float(lv[k % 4]))
     fail = {int(rng.integers(1, n_ticks)): [0]} if sum(counts) > 1 and rng.random() < 0.25 else None
+    # session 54's draws, from a stream of their own so the draws above stay as they were: a node feature for the
+    # first group (a second group stays 8B: heterogeneous pools), the power-aware router's headroom floor (the
+    # replicas' headroom runs -50..50 W, _serve_both: some refused), failures of any replica and at two ticks
+    extra = np.random.default_rng([seed, 54])
+    feature = str(extra.choice(["none"] * 4 + sorted(_FEATURE_NODES)))
+    if feature != "none":
+        nodes = [_feature_node(feature)] + nodes[1:]
+    if opts["router"] == "power_aware" and extra.random() < 0.6:
+        opts["min_headroom_w"] = float(extra.choice([10.0, 30.0, 60.0]))
+    n_rep = sum(counts)
+    if fail and n_rep > 1:
+        first = int(extra.integers(0, n_rep))
+        fail = {next(iter(fail)): [first]}
+        if n_rep > 2 and n_ticks > 3 and extra.random() < 0.4:
+            k2 = int(extra.integers(1, n_ticks))
+            other = int(extra.choice([r for r in range(n_rep) if r != first]))
+            fail[k2] = fail.get(k2, []) + [other]
     desc = dict(seed=seed, kind=kind, model=model, counts=counts, n_ticks=n_ticks, tail=tail, rate=rate, med_in=med_in,
-                med_out=med_out, fail=fail, **opts)
+                med_out=med_out, fail=fail, feature=feature, **opts)
     return (nodes, counts, ticks), dict(clock=clock, fail=fail, **opts), desc
 
 
@@ -313,7 +364,9 @@ def test_randomized_cases_identical(block):
     """200 seeded random cases in 8 blocks: model (8B, 70B), one or two rack groups of 1-4 replicas, max_batch
     1-256, chunked or not, jumping or not, KV capacity 2 tokens to 300,000, token budget 1-8192, hold limit,
     KV watermark, jump tolerance 0-0.1, every router, routing windows 0.05-10 s, ticks 0.2-5 s, clocks changing per
-    tick, a drained replica whose requests are retried; workloads Poisson, empty, one request, a burst of 1,500,
+    tick, drained replicas (any, at one or two ticks) whose requests are retried, the power-aware router's headroom
+    floor, the node features of :data:`_FEATURE_NODES` (TP4, sliding window, expert-parallel FP8, host wait, power
+    cap, speculative decoding, sharded MoE, B200); workloads Poisson, empty, one request, a burst of 1,500,
     equal arrival times. Finished rows, per-tick energy and queues, totals and KV peaks bit for bit; the shed
     requests as per-tick multisets (order-free, :func:`_assert_same`)."""
     n = RANDOM_CASES // 8
@@ -342,6 +395,11 @@ def test_randomized_cases_cover_what_they_claim():
     assert {d.get("jump_rtol") for d in seen} >= {0.0}
     assert any(d["fail"] for d in seen) and any(len(d["counts"]) == 2 for d in seen)
     assert {d["router"] for d in seen} == {"round_robin", "least_outstanding", "power_aware"}
+    assert {d["feature"] for d in seen} == {"none", *_FEATURE_NODES}
+    assert any(d["feature"] != "none" and len(d["counts"]) == 2 for d in seen)  # a feature node beside an 8B group
+    assert {d.get("min_headroom_w") for d in seen} >= {10.0, 30.0, 60.0}
+    fails = [d["fail"] for d in seen if d["fail"]]
+    assert any(r != 0 for f in fails for rs in f.values() for r in rs) and any(len(f) == 2 for f in fails)
 
 
 def _one_tick(t, n_in, n_out, cls=None):
@@ -601,7 +659,7 @@ def test_a_kernel_pool_checks_its_rows_once_per_serve(monkeypatch, replicas, rou
     from dcsim.serving import pool as pool_mod
     from dcsim.serving import replica as replica_mod
 
-    kernel.warm_up()  # its own compile call (a checked public tick) before the count
+    kernel.warm_up(_node())  # its own compile call (a checked public tick) before the count
     calls = []
     real = replica_mod.check_request_arrays
 

@@ -2,7 +2,7 @@
 judged by the measurements its parameters come from, and said so, not by "every measurement of <GPU>"."""
 from __future__ import annotations
 
-from conftest import small_scenario
+from conftest import throttled_small_runs
 from dcsim.node.catalog import load_profile, pooled_profiles
 from dcsim.node.model import build_node, cap_assumption_text, clock_floor, clock_text
 from dcsim.scenario import NodeSpec
@@ -73,16 +73,9 @@ def test_h200_throttled_within_its_siblings_clock_range_is_not_flagged():
     """End to end: the small facility on H200 (H100 Llama-3.1-70B TP4's parameters, floor 0.6995) behind 120 kW runs
     at about 0.77, within the clocks the H100 profile's capped rows cover: no EXTRAPOLATED CLOCK (flagged before, its
     floor full clock); behind 110 kW at about 0.66, flagged, the warning naming the H100 profile."""
-    import dcsim
-
-    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
-    sc["racks"][0]["node"]["gpu"] = "H200"
-    sc["facility"]["interconnect"] = "120 kW"
-    within = dcsim.run(sc)
+    within, capped = throttled_small_runs("120 kW", "110 kW", gpu="H200")
     assert 0.6995 < float(within.timeseries["controller_clock"].min()) < 1.0
     assert not any("EXTRAPOLATED CLOCK" in k for k in within.caveats)
-    sc["facility"]["interconnect"] = "110 kW"
-    capped = dcsim.run(sc)
     (c,) = capped.report["provenance"]["calibration"]
     assert (c["measured_clock_min"], c["clock_min_of"]) == (0.6995, "same-silicon")
     (w,) = [x for x in capped.report["warnings"] if "below the measured clock range" in x]

@@ -10,6 +10,7 @@ import numpy as np
 from dcsim import __version__
 from dcsim.engine.build import LONG_OUTPUT_GAP_PCT, Models, long_output, with_interconnect
 from dcsim.engine.controller import awake_curves, per_awake_count, power_down_for, serving_replicas
+from dcsim.engine.held import held_clock, held_clock_notes
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
 from dcsim.engine.requests import CONTRACT_SCATTER_BAND
 from dcsim.engine.steady import (
@@ -605,7 +606,7 @@ def fewer_gpus_at_peak(m: Models, mom: dict, achieved_all_tok_s: float) -> dict:
 
 
 def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict] | None = None,
-                  ties: list[tuple] | None = None) -> list[str]:
+                  ties: list[tuple] | None = None, held: list[dict] | None = None) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -625,7 +626,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
     fleet's at the peak-demand moment); ``near_tie``: :func:`near_ties` when the caller has it (report.json's
     ``binding.near_tie``, the "binds by a hair" notes rendered from it); ``ties``: :func:`near_tie_masks` when the
     caller has it (:func:`assemble_report` computes it once for ``near_tie`` and these notes: until 2026-12-05 it was
-    computed twice per run, byte-identical).
+    computed twice per run, byte-identical); ``held``: report.json's ``binding.held_clock``
+    (:func:`dcsim.engine.held.held_clock`), which the held-clock notes are rendered from, when the caller has it.
     """
     notes = []
     ties = near_tie_masks(m, ts) if ties is None else ties
@@ -659,7 +661,7 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
             notes += rack_limit_notes(m, kind, which)
     notes += near_tie_notes(m, ts, ties, near_tie)
     notes += alternation_notes(ts, m.scenario.clock_block(), m.scenario.duration)
-    notes += held_clock_notes(m, ts)
+    notes += held_clock_notes(m, held_clock(m, ts, PLANNER_NOTE_MIN_BINDING_SHARE) if held is None else held)
     pc = m.scenario.facility.power_chain
     # the note answers "would a larger contract help?": asked where power or cooling binds other than by a hair; a
     # run compute- or demand-bound throughout, or bound only in near ties with compute, has no use for more
@@ -699,76 +701,6 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
                 f"and {'their' if len(follow) > 1 else 'its'} no-load losses follow the rating{heat} (set "
                 f"{fields} to decouple {'them' if len(follow) > 1 else 'it'}; docs/facility.md)")
     return notes
-
-
-def held_clock_notes(m: Models, ts: dict) -> list[str]:
-    """Where the binding reads ``demand`` (every token asked for was served) but the controller held the clock below
-    full because power or cooling left no room for it (capped ticks, :func:`dcsim.tpf.capped_ticks`; the tighter of
-    ``it_max_power_w`` / ``it_max_cooling_w`` names which), on at least :data:`PLANNER_NOTE_MIN_BINDING_SHARE` of the
-    run: the binding label is right (demand limits the tokens) and says nothing of the held clock, which until
-    2026-12-05 reached a planner only as an "EXTRAPOLATED CLOCK" warning (reference at 5 MW, 00:00-00:30: clock 0.55
-    on every tick, PUE 2.571, 4.86 J per output token at the meter against 2.49 at 495 kW, docs/facility.md).
-    Cooling's note quotes the UPS no-load loss (``ups_l0·ups_redundancy·ups_rating``: heat made at any load, which
-    the plant must reject, :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`) as a share of the plant's
-    capacity; both quote the chain's no-load losses (UPS and transformer) per output token served on those ticks,
-    W over tok/s, before the cooling power that rejects them. Die-hold ticks
-    (:data:`dcsim.engine.flex.THROTTLE_DIE_HOLD`: the dies, not the plant, hold the clock) are counted out."""
-    from dcsim.engine.flex import THROTTLE_DIE_HOLD
-
-    need = ("binding", "mode", "it_max_power_w", "it_max_cooling_w", "achieved_tok_s", "gpus_in_service")
-    if any(k not in ts for k in need):
-        return []
-    b = np.asarray(ts["binding"])
-    n = b.size
-    if n == 0:
-        return []
-    held = capped_ticks(ts["mode"], ts) & (b == BINDING_NAMES.index("demand"))
-    if "thermal_throttled" in ts:
-        held &= np.asarray(ts["thermal_throttled"]) != THROTTLE_DIE_HOLD
-    p_w, q_w = np.asarray(ts["it_max_power_w"], float), np.asarray(ts["it_max_cooling_w"], float)
-    clock = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.full(n, np.nan))), float)
-    f = m.facility
-    pc = m.scenario.facility.power_chain
-    ups_nl_w = 0.0 if f.quick_study else pc.ups_l0 * pc.ups_redundancy * f.ups_rating_w
-    tr_nl_w = 0.0 if f.quick_study else pc.transformer_no_load * f.transformer_rating_w
-    notes = []
-    for kind, sel in (("cooling", held & (q_w <= p_w)), ("power", held & (p_w < q_w))):
-        share = float(np.count_nonzero(sel)) / n
-        if share < PLANNER_NOTE_MIN_BINDING_SHARE:
-            continue
-        served = float(np.mean(np.asarray(ts["achieved_tok_s"], float)[sel]))
-        what = ("the cooling plant cannot reject the heat of the full clock" if kind == "cooling"
-                else "the power budget cannot feed the full clock")
-        text = (f"{kind} holds the clock while demand is met: on {100 * share:.1f} % of the run every token asked "
-                f"for is served (binding: demand), yet the controller caps the GPUs at a mean clock of "
-                f"{float(np.nanmean(clock[sel])):.2f}{_held_pool_clocks(m, ts, sel)} because {what} (IT at most "
-                f"{float(np.mean((q_w if kind == 'cooling' else p_w)[sel])) / 1e3:,.0f} kW there)")
-        if kind == "cooling" and ups_nl_w > 0 and "heat_capacity_w" in ts:
-            cap_w = float(np.mean(np.asarray(ts["heat_capacity_w"], float)[sel]))
-            if cap_w > 0:
-                rating = ("its " + format(f.ups_rating_w / 1e6, "g") + " MW rating"
-                          + (", which follows the interconnect" if pc.ups_rating is None else "")
-                          + (f", x{pc.ups_redundancy:g} systems" if pc.ups_redundancy != 1 else ""))
-                text += (f"; {ups_nl_w / 1e3:,.1f} kW of the plant's {cap_w / 1e3:,.0f} kW "
-                         f"({100 * ups_nl_w / cap_w:.0f} %) is the UPS's no-load loss (ups_l0 "
-                         f"{100 * pc.ups_l0:.2f} % of {rating}, CALIBRATION C2 [UPS][D]), heat made at any load")
-        if served > 0 and ups_nl_w + tr_nl_w > 0:
-            text += (f"; the chain's no-load losses ({(ups_nl_w + tr_nl_w) / 1e3:,.1f} kW, UPS and transformer) cost "
-                     f"{(ups_nl_w + tr_nl_w) / served:.2f} J per output token there at the meter, before the cooling "
-                     f"that rejects them")
-        fix = ("set power_chain.ups_rating / transformer_rating to the hall's load, or more cooling capacity"
-               if kind == "cooling" else "a larger interconnect or fewer GPUs")
-        notes.append(text + f" ({fix}; docs/facility.md, held clock)")
-    return notes
-
-
-def _held_pool_clocks(m: Models, ts: dict, sel: np.ndarray) -> str:
-    """Several pools: the clock of each pool run below full on ``sel`` (the GPU-weighted mean blends in a pool at full
-    clock: mixed-fleet's 0.95 is its chat pool at 1.00 and its reasoning pool at 0.87, 0.77-0.91)."""
-    cols = [(pl.name, np.asarray(ts.get(f"pool{p}_controller_clock", []), float)) for p, pl in enumerate(m.pools)]
-    held = [f"{n!r} {c[sel].mean():.2f} ({c[sel].min():.2f}-{c[sel].max():.2f})" for n, c in cols
-            if m.multi_pool and c.size == sel.size and c[sel].min() < 1 - 1e-9]
-    return f" (pool {', '.join(held)}; the others at full clock)" if held else ""
 
 
 #: a near-tie note is written when at least this share of the run is bound by near ties of one kind
@@ -1196,6 +1128,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     bsum["within_band"] = binding_within_band(m, ts)
     ties = near_tie_masks(m, ts)  # once per run: the near-tie entries and the planner notes read it
     bsum["near_tie"] = near_ties(m, ts, ties)
+    bsum["held_clock"] = held_clock(m, ts, PLANNER_NOTE_MIN_BINDING_SHARE)  # the held-clock notes read it
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
     tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom, tpf["achieved_tok_s"])
@@ -1264,7 +1197,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
-        notes=planner_notes(m, ts, mom, tpf, bsum["near_tie"], ties) + gap_notes,
+        notes=planner_notes(m, ts, mom, tpf, bsum["near_tie"], ties, bsum["held_clock"]) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
         heat_rejection=heat_rejection_kind(sc.facility.cooling),

@@ -156,6 +156,10 @@ class Binding:
     #: where power or cooling is named binding within NEAR_TIE of compute's ceiling, per pool and kind
     #: (dcsim.engine.assemble.near_ties; the run's "binds by a hair" notes are rendered from it)
     near_tie: list = field(default_factory=list)
+    #: where power or cooling holds the clock below full while every token asked for is served, per kind, with each
+    #: pool's held clock and ticks (dcsim.engine.held.held_clock; the run's "holds the clock" notes are rendered
+    #: from it)
+    held_clock: list = field(default_factory=list)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
                                 measured_clock_frac, profile_clock_floor,
                                 measured_tp_ratio_max,
-                                other_tp_band, pool_over_carry, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
+                                other_tp_band, pool_over_carry, pool_transfer, profile_name, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 _worst, stack_note, transfer_mfu, transfer_profile, fitted_without_cap_rows, norm_gpu,
                                 stated_min_cap_frac, has_shipped_measurements)
@@ -472,6 +472,15 @@ def precision_warning(node: NodeModel) -> str | None:
 def _borrowed_used(prof: dict, d: Derived) -> dict:
     """The borrowed costs (catalog.borrow_unidentified) this replica's steps actually charge, by lending GPUs."""
     return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, BORROWABLE[k][0]) > 0}
+
+
+def _pool_holds_pair(prof: dict, gpu: str, model: str, precision: str, tp) -> dict | None:
+    """The pooled fit ``prof``'s leave-one-model-out row for the pair (``gpu``, ``model``, ``precision``, ``tp``) when
+    the pool was fitted on that pair's own measurements (its ``pooled_groups`` name it); None otherwise."""
+    name = profile_name(gpu, model, precision, int(tp)) if str(tp).isdigit() else None
+    if name is None or name not in (prof.get("pooled_groups") or []):
+        return None
+    return next((r for r in prof.get("leave_one_model_out") or [] if r.get("profile") == name), None)
 
 
 def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
@@ -1017,6 +1026,18 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
                 f"predicted these rows better (worst point) than that carry (catalog.pool_over_carry); the band is the "
                 f"worse, per quantity, of those two held-out predictions of the rows the choice was made on, not a "
                 f"held-out error of the pool that runs")  # levers on: their wording first, as every status's
+    own_rows = _pool_holds_pair(prof, gpu, model, precision, tp) if base_status == "transferred" and not poc else None
+    if own_rows is not None:
+        # a measured pair with no profile of its own (too few degrees of freedom, docs/node.md "Fit quality": A100
+        # Mistral-Nemo-12B) runs on a pool fitted on its rows: not "no measurement" (STATUS_TEXT's transferred),
+        # and the band is the pool's worst leave-one-model-out error over its models, not this pair's
+        head = (STATUS_TEXT[status] + "; " if status == "lever-modelled" else "") + (
+            f"this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; the pool's data hold "
+            f"this pair's own measurements ({own_rows['profile']}, {own_rows['n_points']} points), too few to fit a "
+            f"profile of its own with a band (docs/node.md, Fit quality); the band is the pool's worst "
+            f"leave-one-model-out error over its models (each predicted without its own data), not this pair's: "
+            f"without them the pool missed this pair's rows by at most {own_rows['max_err_tok_s_pct']:g} % tok/s "
+            f"and {own_rows['max_err_j_per_tok_pct']:g} % J/token")
     meaning = head + "".join(
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())

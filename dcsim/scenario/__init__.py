@@ -22,7 +22,7 @@ from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_
 from dcsim.units import UnitError, excerpt, is_boolean, plain_number, quantity, refuse_misread
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.scenario.base import FieldError, Spec
-from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.facility import FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
@@ -355,7 +355,7 @@ class Scenario(Spec):
         if self.start is not None:
             st = self.start
             return st.timetuple().tm_yday, st.hour * 3600.0 + st.minute * 60.0 + st.second + st.microsecond * 1e-6
-        return DEFAULT_START_DAY.get(self.facility.weather.kind, 1), 0.0
+        return self.facility.weather.default_start_day, 0.0
 
     def clock_block(self) -> dict:
         """The run's clock of day as report.json carries it (key ``clock``): ``day_of_year`` and ``hour`` at t = 0,
@@ -781,7 +781,12 @@ def parse_sets(sets) -> list[tuple[str, Any, str]]:
     twice to different values (:class:`ScenarioError` naming both): until 2026-12-05 the last silently won
     (``--set duration='1 h' --set duration='2 h'`` ran 2 h). The field is compared as :func:`split_path` reads it,
     so ``racks[0].count`` and ``racks.0.count`` are one field; the same value given twice is accepted (it changes
-    nothing). The one reading of every command's ``--set`` (run, validate, tpf, sweep, plan: :func:`dcsim.plan._sets`)."""
+    nothing). The one reading of every command's ``--set`` (run, validate, tpf, sweep, plan: :func:`dcsim.plan._sets`).
+
+    Overlapping paths are refused too, whatever their values: a field and a section holding it
+    (``--set power_chain.ups_l0=0.01 --set power_chain={...}``, in either order, in any spelling of either path).
+    Until 2026-12-06 both were applied in turn, so the order given decided silently what the run used (the section's
+    mapping merges into it, or replaces a list or a free section such as ``expect``)."""
     out: list[tuple[str, Any, str]] = []
     seen: dict[tuple[str, ...], tuple[Any, str]] = {}
     for x in sets:
@@ -795,6 +800,14 @@ def parse_sets(sets) -> list[tuple[str, Any, str]]:
             raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
                                            f"set twice to different values ({excerpt(seen[key][1], 80)} and "
                                            f"{excerpt(text, 80)}): give the field once")])
+        for other, (_, other_text) in seen.items():
+            if other != key and (other[:len(key)] == key or key[:len(other)] == other):  # one holds the other
+                inner, outer = (other_text, text) if len(other) > len(key) else (text, other_text)
+                raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
+                                               f"overlapping paths: {excerpt(inner, 80)} sets a field inside what "
+                                               f"{excerpt(outer, 80)} sets, so the order given would decide which "
+                                               "value the run uses: give the field in the section's value, or only "
+                                               "the field")])
         seen.setdefault(key, (v, text))
         out.append((k, v, text))
     return out

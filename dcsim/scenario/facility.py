@@ -397,7 +397,17 @@ WEATHER_PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-class ConstantWeatherSpec(Spec):
+class _WeatherKind:
+    """The default day of the year at t = 0 of a weather spec's kind (:data:`DEFAULT_START_DAY`, else 1), read off
+    the spec by :meth:`dcsim.scenario.Scenario.clock` and :func:`dcsim.thermal.weather.build_weather`: one home for
+    the default, and the thermal model imports nothing of the scenario layer to find it."""
+
+    @property
+    def default_start_day(self) -> int:
+        return DEFAULT_START_DAY.get(self.kind, 1)
+
+
+class ConstantWeatherSpec(_WeatherKind, Spec):
     kind: Literal["constant"] = "constant"
     t_db: Temp = Field(20.0, description="dry-bulb (assumption: a temperate default; give the site's)")
     t_wb: Temp | None = None
@@ -427,7 +437,7 @@ def _moved_to_start(v, key: str):
     return v
 
 
-class SyntheticWeatherSpec(Spec):
+class SyntheticWeatherSpec(_WeatherKind, Spec):
     """T_db(t) = mean + A_s·cos(2π(doy − peak_day)/365) + A_d·cos(2π(hour − peak_hour)/24).
 
     Day of year and hour come from the scenario's clock (top-level ``start:``).
@@ -487,7 +497,7 @@ class SyntheticWeatherSpec(Spec):
         return base
 
 
-class CsvWeatherSpec(Spec):
+class CsvWeatherSpec(_WeatherKind, Spec):
     """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC; `t_db_degF` converts) and one of
     `t_wb`, `rh` (percent 0–100, or fraction if all ≤ 1), `t_dp`. Linearly interpolated."""
 
@@ -498,7 +508,7 @@ class CsvWeatherSpec(Spec):
     pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
 
 
-class EpwWeatherSpec(Spec):
+class EpwWeatherSpec(_WeatherKind, Spec):
     """EnergyPlus EPW hourly file: dry-bulb, dew point, RH, pressure -> wet-bulb. The file's hour
     read at t = 0 is the scenario's ``start:`` (day of year and time of day)."""
 

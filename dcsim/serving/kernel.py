@@ -1136,21 +1136,21 @@ class KernelGroup:
 _WARM = False
 
 
-def warm_up() -> float:
-    """Compile (or load from the disk cache) the kernel on a tiny group, once per process;
-    returns seconds spent. The replica pool calls it when it is built, before a run's clock
-    starts, so compilation is never counted as run time."""
+def warm_up(node) -> float:
+    """Compile (or load from the disk cache) the kernel on a tiny group of ``node`` (any built
+    :class:`dcsim.node.NodeModel`: the compiled code depends on the argument types, not the node), once per process;
+    returns seconds spent. The replica pool calls it with its first node when it is built, before a run's clock
+    starts, so compilation is never counted as run time. The caller passes the node: the serving layer builds no
+    scenario spec of its own (until 2026-12-06 this built one from ``dcsim.scenario.node.NodeSpec``, the one import
+    of the input layer in the kernel, which ``pyproject.toml``'s import contract now forbids)."""
     import time
 
     global _WARM
     t0 = time.perf_counter()
     if AVAILABLE and not _WARM:
         _say_if_cold()
-        from dcsim.node import build_node
-        from dcsim.scenario.node import NodeSpec
-
         with _ctrl_c_deferred():
-            g = KernelGroup(build_node(NodeSpec(model="llama-3.1-8b", max_batch=4)), 2, hold_limit=60.0)
+            g = KernelGroup(node, 2, max_batch=4, hold_limit=60.0)
             g.tick(1.0, 1.0, np.array([0.1, 0.2]), np.array([0.1, 0.2]), np.zeros(2, np.int64),
                    np.array([100, 200]), np.array([20, 30]), headroom_w=np.zeros(2))
         _WARM = True

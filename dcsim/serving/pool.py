@@ -181,7 +181,7 @@ class KernelPool(_Pool):
     def __init__(self, nodes, counts, router="least_outstanding", min_headroom_w=0.0,
                  route_interval_s=ROUTE_INTERVAL_S, **opts):
         super().__init__(nodes, counts, router, min_headroom_w, route_interval_s, **opts)
-        kernel.warm_up()  # compile (or load the cached machine code) before any run clock starts
+        kernel.warm_up(self.nodes[0])  # compile (or load the cached machine code) before any run clock starts
         single = len(self.counts) == 1
         self.groups = [kernel.KernelGroup(node, c, router=router if single else None, min_headroom_w=min_headroom_w,
                                           **opts) for node, c in zip(self.nodes, self.counts)]

@@ -29,8 +29,6 @@ from dcsim.thermal.psychro import (
     wet_bulb_from_dew_point_c,
 )
 
-from dcsim.scenario.facility import DEFAULT_START_DAY
-
 __all__ = ["Weather", "WeatherError", "WeatherFileNotFound", "build_weather", "read_epw", "read_weather_csv",
            "resolve_weather_path", "shipped_weather_dir",
            "synthetic_t_db", "ar1_hourly_noise"]
@@ -414,11 +412,11 @@ def build_weather(spec, base_dir: Path | None = None, seed_seq=None, clock_s: fl
     """Build a `Weather` from a weather spec (constant | synthetic | csv | epw). `seed_seq`
     (numpy SeedSequence) drives the optional synthetic noise. `clock_s`: seconds from 1 January
     00:00 local time to simulation t = 0 (the scenario's ``start:``; default midnight of
-    ``DEFAULT_START_DAY``); synthetic and EPW weather take their day of year and hour from it (a
+    the spec's ``default_start_day``, which the scenario layer's weather specs carry); synthetic and EPW weather take their day of year and hour from it (a
     CSV file keeps its own time axis, see `offset`)."""
     w = _build_weather(spec, base_dir, seed_seq)
     if clock_s is None:
-        clock_s = (DEFAULT_START_DAY.get(spec.kind, 1) - 1) * DAY_S
+        clock_s = (getattr(spec, "default_start_day", 1) - 1) * DAY_S
     if spec.kind not in ("synthetic", "epw") or clock_s == 0.0:
         return w
     base = w
