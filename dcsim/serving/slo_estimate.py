@@ -1659,10 +1659,10 @@ def spell_sample_age_s(spell_s, fill_s, bin_s: float = SPELL_AGE_BIN_S, max_fill
     ``bin_s``-wide bin its spell age ``spell_s`` (s, :func:`saturated_spell_s`) falls in, at most the bin of
     ``max_fill`` times the KV fill time ``fill_s`` (s, :func:`kv_fill_time_s`). 0 (a spell younger than one bin, or no
     fill time known): the saturated point (:func:`_simulate_saturated`, a full batch from t = 0), as before
-    2026-12-06; older, the spell simulated from empty (:func:`_simulate_spell`) sampled from that age. Replicas fill their KV cache over the
-    spell and then preempt by recompute, the latest admitted first: the requests admitted later in the spell stall
-    more, until the running batch's mix of contexts settles (:data:`SPELL_MAX_FILL`, an assumption). A pure
-    function: no fitted number."""
+    2026-12-06; older, the spell simulated from empty (:func:`_simulate_spell`) sampled from that age. Replicas fill
+    their KV cache over the spell and then preempt by recompute, the latest admitted first: the requests admitted
+    later in the spell stall more, until the running batch's mix of contexts settles (:data:`SPELL_MAX_FILL`, an
+    assumption). A pure function: no fitted number."""
     spell = np.maximum(np.asarray(spell_s, float), 0.0)
     f = np.asarray(fill_s, float)
     cap = np.floor(np.where(np.isfinite(f), max_fill * np.maximum(f, 0.0), 0.0) / bin_s) * bin_s
@@ -1674,8 +1674,9 @@ def replica_hold_s(hold_limit_s: float, door_wait_s) -> np.ndarray:
     hold limit less the wait it already had at the door (request fidelity sheds a request not admitted to a batch
     within ``controller.hold_limit`` of its arrival, ``dcsim.engine.requests``), at least 0. Saturated KV-bound
     replicas serve below the node table (preemption), so the queue a door releasing at the table's rate builds in
-    them stands at this bound; without it the simulated queue grows without end (mixed-fleet's reasoning pool at
-    clock 0.57, offered 1.0x: TPOT p50 78 ms for arrivals at 1 h against request fidelity's 56, docs/slo.md)."""
+    them stands at this bound; a longer one lets the simulated queue grow (mixed-fleet's reasoning pool at clock 0.57,
+    offered 1.0x, arrivals 60-70 min into the spell: TPOT p50 78 ms with a 600-s hold, 55 ms with 70 s, request
+    fidelity's lane 56 ms, docs/slo.md)."""
     return np.maximum(float(hold_limit_s) - np.asarray(door_wait_s, float), 0.0)
 
 
@@ -1689,7 +1690,8 @@ def _simulate_spell(sv: ReplicaService, classes: list[ClassMoments], k: int, n: 
     the replicas fill as the door releases, as request fidelity's lane does), each shed if not admitted within
     ``hold_s`` (:func:`replica_hold_s`), over ``horizon_s``; the requests arriving by then served to completion
     (arrivals going on) for at most twice the longest answer at the saturated token time. Returns the finished
-    batches (:func:`_window_samples` selects an age's requests, TTFT from admission)."""
+    batches (:func:`_window_samples` selects an age's requests; their TTFT from release, the replicas' own queue
+    counted, the door's wait added per tick)."""
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     mean_out = float(np.dot(shares, [c.mean_out for c in classes]))
@@ -1747,8 +1749,9 @@ def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], f
     and the stalls (the wait to re-enter and the recompute of the context) lengthen the TPOT tail of the requests
     arriving in the spell; the estimate samples each tick at its age in the spell (:func:`_simulate_spell`), on 8
     replicas whose stalls grow later and vary more by seed than the pool's. The band is quoted by spell length
-    (:data:`YOUNG_SATURATED_TPOT_P99_MS`). None (and a note in ``notes``) where the share is too small to move the pool's p99 or attainment
-    (:func:`ttft_gap_is_minor`)."""
+    (:data:`YOUNG_SATURATED_TPOT_P99_MS`). None (and a note in ``notes``) where the share is too small to move the
+    pool's p99 or attainment (:func:`ttft_gap_is_minor`).
+    """
     if share[0] <= 0:
         return None
     band = ", ".join(f"{_span(mins)}{'' if mins >= 1440 else ' from 14:00'} {100.0 * (fl / rq - 1.0):+.0f} %"
