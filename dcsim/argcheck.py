@@ -18,7 +18,7 @@ from dcsim.scenario.paths import split_path
 from dcsim.units import excerpt
 
 __all__ = ["check_scenario_arg", "check_run_args", "overlapping_paths", "check_scheduler_address",
-           "scheduler_arg"]
+           "scheduler_arg", "flag_quantity"]
 
 
 def _kind(x: Any) -> str:
@@ -40,6 +40,19 @@ def check_run_args(scenario: Any, overrides: Any = None, progress: Any = None, b
                         f"{_kind(progress)} {excerpt(progress, 40)}")
     if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
         raise TypeError(f"base_dir: expected a folder path (str or pathlib.Path) or None, got {_kind(base_dir)}")
+
+
+def flag_quantity(flag: str, text: Any, kind: str) -> float:
+    """``text``, a command-line flag's quantity of ``kind`` (:func:`dcsim.units.parse_quantity`), in SI units; a
+    ValueError naming ``flag`` and the text when it is none (the hostile-input pass of session 54: ``dcsim plan
+    --window '5 kW'`` said "unit 'kW' is not a time unit", naming no flag, as ``--curtailment`` and
+    ``--max-event`` did). The range each flag takes is its caller's check."""
+    from dcsim.units import parse_quantity
+
+    try:
+        return parse_quantity(text, kind)
+    except ValueError as e:
+        raise ValueError(f"{flag} {excerpt(text, 40)}: {e}") from None
 
 
 def overlapping_paths(paths: Iterable[tuple[str, str]]) -> tuple[str, str, str, str, bool] | None:

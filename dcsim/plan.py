@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dcsim.argcheck import flag_quantity
 from dcsim.engine.assemble import calibration_provenance
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
@@ -2055,7 +2056,7 @@ def cmd_plan(args) -> int:
     if why:
         return plan_error(ValueError(why), args.file)
     try:
-        window = TARGET_WINDOW_S if args.window is None else parse_quantity(args.window, "time")
+        window = TARGET_WINDOW_S if args.window is None else flag_quantity("--window", args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
         if args.target:

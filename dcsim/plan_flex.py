@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from dcsim.argcheck import flag_quantity
 from dcsim.metrics.annual import HOURS_PER_YEAR
 from dcsim.metrics.fmt import fmt_energy
 from dcsim.power.grid import DAY_S, exceedance_events
@@ -89,10 +90,10 @@ def parse_storage(text: str) -> BatteryParams:
 
 def flex_budget(curtailment: str, max_event: str | None = None, storage: str | None = None) -> FlexBudget:
     """Parse the CLI's ``--curtailment 0.5%``, ``--max-event 4 h``, ``--storage 200 kWh/150 kW``."""
-    b = parse_quantity(curtailment, "fraction")
+    b = flag_quantity("--curtailment", curtailment, "fraction")
     if not 0.0 <= b < 1.0:
         raise ValueError(f"--curtailment {curtailment!r}: a share of the hours in [0, 1)")
-    ev = None if max_event is None else parse_quantity(max_event, "time")
+    ev = None if max_event is None else flag_quantity("--max-event", max_event, "time")
     if ev is not None and not (0.0 < ev < math.inf):  # NaN fails too
         raise ValueError(f"--max-event {max_event!r}: the longest single event, a time > 0 (e.g. '4 h')")
     return FlexBudget(budget=float(b), max_event_s=ev, battery=None if storage is None else parse_storage(storage))

@@ -53,7 +53,7 @@ from dcsim.metrics.provenance import code_hash  # the one home of the code ident
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import check_scheduler_address, overlapping_paths, scheduler_arg
 from dcsim.textio import check_count, count_arg, out_folder, plain
-from dcsim.units import quantity_dim, refuse_misread
+from dcsim.units import excerpt, quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash, yaml_kind
 from dcsim.scenario.base import FieldError, NoBoolNumbers
 from dcsim.scenario.paths import param_name, split_path
@@ -393,11 +393,15 @@ def _split(v) -> tuple[float, str]:
     """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, ""); a base-60 or octal number YAML made (``1:30``, ``010``) is
     refused (:func:`dcsim.units.refuse_misread`)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(refuse_misread(v, "a number")), ""
-    m = _NUM_UNIT.match(str(v))
-    if not m:
-        raise ValueError(f"expected a number with an optional unit, got {v!r}")
-    return float(m.group(1)), m.group(2)
+        x, unit = float(refuse_misread(v, "a number")), ""
+    else:
+        m = _NUM_UNIT.match(str(v))
+        if not m:
+            raise ValueError(f"expected a number with an optional unit, got {v!r}")
+        x, unit = float(m.group(1)), m.group(2)
+    if not math.isfinite(x):  # .nan and .inf bounds were said to "share no unit" (session 54); 1e999 kW is inf
+        raise ValueError(f"a bound must be a finite number, got {excerpt(v, 40)}")
+    return x, unit
 
 
 def _is_int(v) -> bool:

@@ -78,7 +78,7 @@ def test_a_bad_date_in_set_is_called_a_bad_date():
 
     with pytest.raises(ScenarioError) as e:
         load_scenario(str(REF), overrides=["start=2026-13-01"])
-    assert e.value.errors == [("start", "'2026-13-01' is not a valid date and time: month must be in 1..12")]
+    assert e.value.errors == [("start", "'2026-13-01' is not a time on the clock or calendar: month must be in 1..12")]
 
 
 @pytest.mark.parametrize("key, guess", [("facility.interconect", "interconnect"), ("controler.tick", "controller"),

@@ -1,4 +1,4 @@
-"""Cheap always-on checks of every run: energy and work conserved, no negative power, PUE ≥ 1,
+"""Cheap always-on checks of every run: energy and work conserved, no negative power or energy, PUE ≥ 1,
 time increasing, every figure finite. A violation is a bug, raised as :class:`InvariantError`."""
 
 from __future__ import annotations
@@ -7,11 +7,33 @@ import numpy as np
 
 from dcsim.metrics.record import non_finite_paths
 
-__all__ = ["InvariantError", "check_invariants"]
+__all__ = ["InvariantError", "check_invariants", "negative_energy_paths"]
 
 
 class InvariantError(RuntimeError):
     """A physical invariant was violated during a run (a bug, reported clearly)."""
+
+
+def negative_energy_paths(report: dict, tol_j: float = 1e-6) -> list[str]:
+    """The dotted paths of ``report``'s energies below zero (``-tol_j`` for rounding): every number in an
+    ``energy_j`` block, at any depth (the run's, each pool's, the annual block's). An energy drawn is never negative;
+    the timeseries' powers are checked column by column, and until 2026-12-06 nothing checked the report's sums
+    themselves (the hostile-input pass of session 54). A change of energy (``energy_change_j``) may be negative and is
+    not under an ``energy_j`` key."""
+    out: list[str] = []
+
+    def walk(x, path: str, inside: bool) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{path}.{k}" if path else str(k), inside or k == "energy_j")
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f"{path}.{i}", inside)
+        elif inside and isinstance(x, (int, float)) and not isinstance(x, bool) and x < -tol_j:
+            out.append(path)
+
+    walk(report, "", False)
+    return out
 
 
 def check_invariants(report: dict, ts: dict) -> None:
@@ -27,6 +49,9 @@ def check_invariants(report: dict, ts: dict) -> None:
         raise InvariantError(f"PUE below 1 at t={float(ts['t_s'][int(np.argmin(ts['pue']))]):g} s")
     if ts["t_s"].size > 1 and np.any(np.diff(ts["t_s"]) <= 0):
         raise InvariantError("time does not increase monotonically")
+    neg = negative_energy_paths(report)
+    if neg:
+        raise InvariantError(f"negative energy at {', '.join(neg[:5])}" + (f" and {len(neg) - 5} more" if len(neg) > 5 else ""))
     bad = non_finite_paths(report)
     if bad:
         raise InvariantError(f"non-finite result at {', '.join(bad[:5])}" + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

@@ -95,6 +95,16 @@ class _StrictLoader(yaml.SafeLoader):
             return YamlFloat(value, node.value)
         return value
 
+    def construct_yaml_timestamp(self, node):
+        """A date or date-time YAML 1.1 reads as one, or its text when it names no day of the calendar
+        (``2026-02-30``, ``2026-07-15T25:00``): the field it sits in then refuses it, naming the field and the day
+        (the hostile-input pass of session 54: ``start: 2026-02-30`` said "<root>: cannot read a YAML value: day is
+        out of range for month", naming no field)."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return node.value
+
     _last_mark = None
 
     def construct_object(self, node, deep=False):
@@ -123,6 +133,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def _short(x: Any, n: int = 40, quote: bool = True) -> str:
