@@ -290,6 +290,16 @@ def test_a_hall_that_cannot_serve_a_token_is_refused_before_the_run(tmp_path, ca
     assert not (tmp_path / "out" / "report.json").exists()
 
 
+
+def test_an_interconnect_below_its_own_rating_quotes_no_meter_figure_past_the_chain(tmp_path, capsys):
+    """1 W of interconnect: the idle IT is refused; the meter figure, the chain's loss curves extrapolated far past a
+    rating of 1 W, read "109.3 MW at the meter" (2026-12-06) and is left out; within the rating it stays."""
+    code, err = _cli(capsys, "run", _scenario(tmp_path, "interconnect: 495 kW", "interconnect: 1 W"),
+                     "--out", tmp_path / "out", "-q", "--no-plots")
+    assert code == 2 and "facility.interconnect: 1 W cannot power the fleet even idle" in err, err
+    assert "at the meter" not in err and "MW" not in err.replace("1 MW?", ""), err
+
+
 # ------------------------------------------------------------------ the Python API
 
 @pytest.mark.parametrize("overrides, words", [
