@@ -144,3 +144,19 @@ def test_the_slo_tail_banner_is_one_line_naming_the_classes():
     assert summary.strip().startswith("SLO tail. TTFT p99 is uncertain")
     assert f"(chat {100 * (TAIL_CAVEAT_SHARE + 0.2):.0f} %)" in summary and "fidelity=request" in summary
     assert len(summary) <= 200 and "76 % below" in banner  # the measured range, in the folded text
+
+
+def test_an_expect_line_keeps_a_ratio_and_a_failed_checks_digits():
+    """The half-a-token rule reads a plain token count only, on a check that held with 0 in its range: a ratio whose
+    path ends in "tokens" (year-richmond's slo_meeting_tokens / slo_meeting_tokens) of 0.3 read "= 0 in [0.2, 0.4]",
+    and a failed check read "= 0 in [0, 1,000,000] — below its range" (review of WALK3, 2026-12-06)."""
+    from dcsim.report.summary import expect_lines
+
+    report = {"expect": {"checks": [
+        {"path": "flexibility.with.slo_meeting_tokens / flexibility.without.slo_meeting_tokens", "value": 0.3,
+         "lo": 0.2, "hi": 0.4, "ok": True},
+        {"path": "flexibility.change.slo_meeting_tokens", "value": -2.3e-10, "lo": 0.0, "hi": 1e6, "ok": False,
+         "reason": "below its range"}]}}
+    ratio, failed = expect_lines(report)
+    assert "= 0.3 in [0.2, 0.4]" in ratio
+    assert "= -2.3e-10 in [0," in failed
