@@ -1071,10 +1071,14 @@ def band_answer_text(r: dict) -> list[str]:
             what = f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap"
         elif r.get("question") == "interconnect-for":
             i0, i1 = b["interconnect_w"]
+            # the most where it was read: where the dies let go only if the held draw falls as x rises (the die
+            # hall); a group that is most of the fleet draws more held at its higher power (x1.22 end)
+            x_most = max(b.get("interconnect_samples") or [[None, i1]], key=lambda s: s[1])[0]
             what = (f"{lb}{fmt_quantity(round_sig(i0, 4, up=True), 'power')}-"
                     f"{fmt_quantity(round_sig(i1, 4, up=True), 'power')} of interconnect"
-                    + (f", the most where the dies just let go of the clock (x{b['die_let_go_x']:.3g}) and the "
-                       "fleet runs at full clock" if b.get("die_let_go_x") is not None else ""))
+                    + (f", the most where the dies just let go of the clock (x{x_most:.3g}) and the "
+                       "fleet runs at full clock" if x_most is not None and x_most == b.get("die_let_go_x")
+                       else f", the most at their power x{x_most:.3g}" if x_most is not None else ""))
         else:
             s0, s1 = b["scale"]
             what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
