@@ -146,6 +146,22 @@ def test_the_slo_tail_banner_is_one_line_naming_the_classes():
     assert len(summary) <= 200 and "76 % below" in banner  # the measured range, in the folded text
 
 
+def test_the_slo_tail_one_liner_keeps_the_attainment_bias():
+    """The SLO tail banner's one line says how far the estimate's attainment reads high there, from the caveat's own
+    module (review of WALK3, 2026-12-06: report.html re-derived the caveat's rule and its line dropped the band)."""
+    from dcsim.serving.slo_estimate import TAIL_ATTAINMENT_HIGH_PTS, TAIL_CAVEAT_SHARE, tail_brief
+
+    tail = {"all": TAIL_CAVEAT_SHARE + 0.3}
+    report = {"scenario": "probe", "duration_s": 3600.0, "slo_tail_near_ceiling": tail,
+              "binding": {"share": {"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0}}}
+    html = render_html(types.SimpleNamespace(report=report), {})
+    (banner,) = re.findall(r'<details class="caveat">(.*?)</details>', html[:html.index('class="cards"')], re.S)
+    summary = _text(re.search(r"<summary>(.*?)</summary>", banner, re.S).group(1))
+    assert f"attainment up to {TAIL_ATTAINMENT_HIGH_PTS} points high" in summary, summary
+    assert tail_brief(tail) in summary and f"all classes {100 * (TAIL_CAVEAT_SHARE + 0.3):.0f} %" in summary
+    assert tail_brief({"chat": TAIL_CAVEAT_SHARE}) is None  # the caveat's own rule: a share above it
+
+
 def test_an_expect_line_keeps_a_ratio_and_a_failed_checks_digits():
     """The half-a-token rule reads a plain token count only, on a check that held with 0 in its range: a ratio whose
     path ends in "tokens" (year-richmond's slo_meeting_tokens / slo_meeting_tokens) of 0.3 read "= 0 in [0.2, 0.4]",

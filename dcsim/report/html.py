@@ -20,7 +20,7 @@ from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
                                   start_text)
-from dcsim.serving.slo_estimate import NEAR_CEILING, tail_caveat, tail_flagged
+from dcsim.serving.slo_estimate import tail_brief, tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -216,13 +216,8 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                      for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
-        flagged = tail_flagged(report.get("slo_tail_near_ceiling"))
-        who = (", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all")
-               or f"all classes {100 * flagged['all']:.0f} %")
-        lo, hi = NEAR_CEILING
         banner += _caveat_banner("SLO tail", tail.removeprefix("SLO tail: ") + ".",
-                                 f"TTFT p99 is uncertain: most of the slowest 1 % of requests ({who}) were served at "
-                                 f"{100 * lo:.0f}-{100 * hi:.0f} % of saturation; confirm with --set fidelity=request")
+                                 tail_brief(report.get("slo_tail_near_ceiling")))
     # the answer first: the caveat banners over the cards, the other warnings under them, collapsed with their count
     # and subjects (mixed-fleet's five long warnings pushed the cards ~650 px down, off a 1000 px screen, until
     # 2026-12-05)
