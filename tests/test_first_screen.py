@@ -71,6 +71,10 @@ def test_binding_card_folds_where_the_band_leaves_it_undetermined():
     assert "could bind instead within the calibration band" in card  # the lead, open
     folded = re.search(r'<details class="note"><summary>[^<]*</summary>(.*?)</details>', card, re.S)
     assert folded and "undetermined within the calibration band" in folded.group(1)
+    # the lead says how much of the run the band leaves undetermined: 60.6 %, against the "power 56.7%" it names
+    # (review of WALK3, 2026-12-06: only the folded line said it)
+    lead = _text(card[:card.index("<details")])
+    assert re.search(r"could bind instead within the calibration band\W+undetermined on 60\.6 ?% of the run", lead), lead
 
 
 def test_each_pools_figures_carry_its_own_band():
