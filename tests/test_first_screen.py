@@ -47,6 +47,7 @@ def test_caveat_banners_are_one_line_each_with_the_band_the_detail_folded():
     assert "Extrapolated context." in ctx and "b200-reasoning" in ctx and "5.8x" in ctx
     assert "≥±32 % tok/s" in ctx and "≥±46 % J/token" in ctx
     assert "b200-reasoning" in clock and "100.0 %" in clock and "0.56" in clock and "no error band" in clock
+    assert "0.56 of full clock" in clock  # what 0.56 is a share of (review of WALK3, 2026-12-06: a bare "down to 0.56")
     for s in summaries:  # one line at 1024 px: well under the ~140 characters a line holds there (2 at most)
         assert len(s) <= 200, s
     # the whole text is still there, folded under its summary

@@ -160,8 +160,8 @@ class CaveatKind:
     text: Callable[[list[dict]], str]
     #: the caveat in one line — which groups, how far, the band or that none is measured — for the collapsed banner
     #: above report.html's cards, whose full :attr:`text` opens under it (mixed-fleet's two banners ran 8 lines above
-    #: the cards); None: the banner shows the full text
-    brief: Callable[[list[dict]], str] | None = None
+    #: the cards); every kind has one (optional until the review of WALK3, 2026-12-06, which no kind used)
+    brief: Callable[[list[dict]], str]
 
 
 _NO_BAND = "no error band is measured there"
@@ -200,7 +200,7 @@ def _brief_clock(ext: list[dict]) -> str:
         pct = float(c.get("clock_below_range_share") or 0) * 100
         share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
         return (f"{c.get('group')}: {share} of its GPU-time below the measured clocks (down to "
-                f"{float(c.get('clock_below_range_min') or 0):.2f}), {_NO_BAND}")
+                f"{float(c.get('clock_below_range_min') or 0):.2f} of full clock), {_NO_BAND}")
 
     return "; ".join(one(c) for c in ext)
 

@@ -212,7 +212,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     banner = "".join(_caveat_banner(k.title, text + "."
                                     + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated"
                                        else ""),
-                                    k.brief([c for c in cal if k.applies(c)]) if k.brief else None)
+                                    k.brief([c for c in cal if k.applies(c)]))
                      for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
@@ -224,12 +224,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     return f'{banner}<div class="cards">{"".join(cards)}</div>{_warnings_box(report)}'
 
 
-def _caveat_banner(title: str, text: str, brief: str | None) -> str:
+def _caveat_banner(title: str, text: str, brief: str) -> str:
     """A caveat banner above the cards: its title and ``brief`` (which groups, how far, the band) on one line, the full
     ``text`` folded under it (``<details>``), so that the cards, the answer, stay on the first screen (mixed-fleet's
-    two banners, open, ran 8 lines, 200 px, above them on a 1024x768 screen); without a brief, the text open."""
-    if not brief:
-        return f'<div class="caveat"><b>{_e(title)}.</b> {_e(text)}</div>'
+    two banners, open, ran 8 lines, 200 px, above them on a 1024x768 screen)."""
     return (f'<details class="caveat"><summary><b>{_e(title)}.</b> {_e(brief)} '
             f'<span class="more">(details)</span></summary><div class="full">{_e(text)}</div></details>')
 
