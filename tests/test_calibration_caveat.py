@@ -5,6 +5,7 @@ expected error band of the node's calibration record."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -70,7 +71,8 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
     from dcsim.report.html import render_html
 
     probe = fmt.CaveatKind("probe", "PROBE", "probed", "Probe banner", lambda c: c.get("group") == "r",
-                           lambda groups: "; ".join(f"{c['group']}: probed" for c in groups))
+                           lambda groups: "; ".join(f"{c['group']}: probed" for c in groups),
+                           lambda groups: "; ".join(f"{c['group']}: in brief" for c in groups))
     monkeypatch.setattr(fmt, "CALIBRATION_CAVEATS", fmt.CALIBRATION_CAVEATS + (probe,))
     base, cal, unc = runs
     assert "PROBE — r: probed" in squash(summary_table(cal.report)).split("J / output token")[0]
@@ -79,8 +81,12 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
     row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
     assert row.split()[2:] == ["probed", "UNCALIBRATED,", "probed", "changed"]
     html = render_html(cal, {})
-    assert '<div class="caveat"><b>Probe banner.</b> r: probed.</div>' in html
+    banner = re.search(r'<details class="caveat"><summary><b>Probe banner\.</b> (.*?)</summary>(.*?)</details>', html,
+                       re.S)
+    assert banner and banner.group(1).startswith("r: in brief") and "r: probed." in banner.group(2)
     assert html.index("Probe banner") < html.index('class="cards"')
+    with pytest.raises(TypeError):  # a kind says its one line: the banner's open-text fallback is gone (WALK3 review)
+        fmt.CaveatKind("bare", "BARE", "bare", "Bare banner", lambda c: True, lambda groups: "bare")
 
 
 def test_plan_answer_says_so():

@@ -47,6 +47,7 @@ def test_caveat_banners_are_one_line_each_with_the_band_the_detail_folded():
     assert "Extrapolated context." in ctx and "b200-reasoning" in ctx and "5.8x" in ctx
     assert "≥±32 % tok/s" in ctx and "≥±46 % J/token" in ctx
     assert "b200-reasoning" in clock and "100.0 %" in clock and "0.56" in clock and "no error band" in clock
+    assert "0.56 of full clock" in clock  # what 0.56 is a share of (review of WALK3, 2026-12-06: a bare "down to 0.56")
     for s in summaries:  # one line at 1024 px: well under the ~140 characters a line holds there (2 at most)
         assert len(s) <= 200, s
     # the whole text is still there, folded under its summary
@@ -71,6 +72,10 @@ def test_binding_card_folds_where_the_band_leaves_it_undetermined():
     assert "could bind instead within the calibration band" in card  # the lead, open
     folded = re.search(r'<details class="note"><summary>[^<]*</summary>(.*?)</details>', card, re.S)
     assert folded and "undetermined within the calibration band" in folded.group(1)
+    # the lead says how much of the run the band leaves undetermined: 60.6 %, against the "power 56.7%" it names
+    # (review of WALK3, 2026-12-06: only the folded line said it)
+    lead = _text(card[:card.index("<details")])
+    assert re.search(r"could bind instead within the calibration band\W+undetermined on 60\.6 ?% of the run", lead), lead
 
 
 def test_each_pools_figures_carry_its_own_band():
@@ -144,6 +149,22 @@ def test_the_slo_tail_banner_is_one_line_naming_the_classes():
     assert summary.strip().startswith("SLO tail. TTFT p99 is uncertain")
     assert f"(chat {100 * (TAIL_CAVEAT_SHARE + 0.2):.0f} %)" in summary and "fidelity=request" in summary
     assert len(summary) <= 200 and "76 % below" in banner  # the measured range, in the folded text
+
+
+def test_the_slo_tail_one_liner_keeps_the_attainment_bias():
+    """The SLO tail banner's one line says how far the estimate's attainment reads high there, from the caveat's own
+    module (review of WALK3, 2026-12-06: report.html re-derived the caveat's rule and its line dropped the band)."""
+    from dcsim.serving.slo_estimate import TAIL_ATTAINMENT_HIGH_PTS, TAIL_CAVEAT_SHARE, tail_brief
+
+    tail = {"all": TAIL_CAVEAT_SHARE + 0.3}
+    report = {"scenario": "probe", "duration_s": 3600.0, "slo_tail_near_ceiling": tail,
+              "binding": {"share": {"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0}}}
+    html = render_html(types.SimpleNamespace(report=report), {})
+    (banner,) = re.findall(r'<details class="caveat">(.*?)</details>', html[:html.index('class="cards"')], re.S)
+    summary = _text(re.search(r"<summary>(.*?)</summary>", banner, re.S).group(1))
+    assert f"attainment up to {TAIL_ATTAINMENT_HIGH_PTS} points high" in summary, summary
+    assert tail_brief(tail) in summary and f"all classes {100 * (TAIL_CAVEAT_SHARE + 0.3):.0f} %" in summary
+    assert tail_brief({"chat": TAIL_CAVEAT_SHARE}) is None  # the caveat's own rule: a share above it
 
 
 def test_an_expect_line_keeps_a_ratio_and_a_failed_checks_digits():

@@ -332,3 +332,53 @@ def test_a_heatmap_cell_run_beyond_its_measurements_with_no_band_is_marked():
     assert len(dotted) == 1 and dotted[0].get_xy() == (-0.5, 0.5)  # the first interconnect, 4 racks
     labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert any("extrapolated clock" in t and "no error" in t for t in labels), labels
+
+
+def test_the_binding_map_dots_the_same_cell_run_beyond_its_measurements():
+    """What binds in a cell run beyond its measurements rests on the same unmeasured figures: the binding map dots the
+    cell the value map dots (review of WALK3, 2026-12-06: only the value map did)."""
+    params = [{"facility.interconnect": ic, "racks.0.count": n} for n in (2, 4) for ic in (1e5, 2e5)]
+    rows = [_row(i, p, out=1e5 + i, **{"calibration.status": "extrapolated clock" if i == 2 else "calibrated",
+                                       "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None})
+            for i, p in enumerate(params)]
+    fig = sweep_figure(rows, ["facility.interconnect", "racks.0.count"], mode="grid")
+    axb = next(a for a in fig.axes if a.get_title() == "what binds most of the run")
+    dotted = [p.get_xy() for p in axb.patches if isinstance(p, Rectangle) and p.get_hatch() == ".."]
+    assert dotted == [(-0.5, 0.5)]
+
+
+def _dotted_points(ax):
+    """(x, y) of the markers drawn dotted (a scatter collection with a dotted hatch) on an axes."""
+    pts = []
+    for c in ax.collections:
+        if (c.get_hatch() or "").startswith(".."):
+            pts += [tuple(map(float, xy)) for xy in c.get_offsets()]
+    return pts
+
+
+def _no_band_rows(params, extrapolated):
+    return [_row(i, p, out=1e5 + i, **{"calibration.status": "extrapolated clock" if i == extrapolated else "calibrated",
+                                       "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None})
+            for i, p in enumerate(params)]
+
+
+@pytest.mark.parametrize("kind", ["line", "scatter"])
+def test_a_one_axis_or_scatter_point_run_beyond_its_measurements_with_no_band_is_marked(kind):
+    """The heatmap's rule on the other sweep figures: a point whose run says EXTRAPOLATED CLOCK with no band stated is
+    drawn dotted, the legend saying no band is measured there; the calibrated points are not (review of WALK3,
+    2026-12-06: a one-axis sweep drew it as a calibrated point, the legend silent)."""
+    if kind == "line":
+        params = [{"facility.interconnect": ic} for ic in (1e5, 2e5, 3e5, 4e5)]
+        fig = sweep_figure(_no_band_rows(params, 2), ["facility.interconnect"])
+    else:
+        params = [{"facility.interconnect": ic, "racks.0.count": n} for ic, n in ((1e5, 2), (2e5, 3), (3e5, 4), (4e5, 5))]
+        fig = sweep_figure(_no_band_rows(params, 2), ["facility.interconnect", "racks.0.count"], mode="random")
+    assert sweep_figure_kind(_no_band_rows(params, 2), list(params[0]),
+                             "grid" if kind == "line" else "random") == kind
+    ax = fig.axes[0]
+    assert _dotted_points(ax) == [(3e5, 1e5 + 2)]
+    labels = [t.get_text() for a in fig.axes if a.get_legend() for t in a.get_legend().get_texts()]
+    labels += [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any("extrapolated clock" in t and "no error" in t for t in labels), labels
+    calibrated = sweep_figure(_no_band_rows(params, -1), list(params[0]), mode="grid" if kind == "line" else "random")
+    assert _dotted_points(calibrated.axes[0]) == []

@@ -160,8 +160,8 @@ class CaveatKind:
     text: Callable[[list[dict]], str]
     #: the caveat in one line — which groups, how far, the band or that none is measured — for the collapsed banner
     #: above report.html's cards, whose full :attr:`text` opens under it (mixed-fleet's two banners ran 8 lines above
-    #: the cards); None: the banner shows the full text
-    brief: Callable[[list[dict]], str] | None = None
+    #: the cards); every kind has one (optional until the review of WALK3, 2026-12-06, which no kind used)
+    brief: Callable[[list[dict]], str]
 
 
 _NO_BAND = "no error band is measured there"
@@ -200,7 +200,7 @@ def _brief_clock(ext: list[dict]) -> str:
         pct = float(c.get("clock_below_range_share") or 0) * 100
         share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
         return (f"{c.get('group')}: {share} of its GPU-time below the measured clocks (down to "
-                f"{float(c.get('clock_below_range_min') or 0):.2f}), {_NO_BAND}")
+                f"{float(c.get('clock_below_range_min') or 0):.2f} of full clock), {_NO_BAND}")
 
     return "; ".join(one(c) for c in ext)
 
@@ -987,9 +987,18 @@ def within_band_lead_names(wb: Mapping[str, Any] | None, top: str | None, limit_
 
 def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share: float) -> str:
     """What the binding headline adds (:func:`within_band_lead_names`): ``"power or cooling could bind instead within
-    the calibration band"``, said inside the headline's parenthesis (:func:`with_band_lead`); ``""`` without."""
+    the calibration band, undetermined on 60.6% of the run"``, said inside the headline's parenthesis
+    (:func:`with_band_lead`); ``""`` without. The share is ``binding.within_band.share``, the run's whole share on
+    which the limit named is undetermined (:func:`within_band_text`'s): the lead alone read "power 56.7 %" on
+    mixed-fleet, whose binding is undetermined on 60.6 % of the run, the folded line saying so (review of WALK3,
+    2026-12-06)."""
     names = within_band_lead_names(wb, top, limit_share)
-    return f"{or_list(names)} could bind instead within the calibration band" if names else ""
+    if not names:
+        return ""
+    share = wb.get("share") if wb else None
+    on = (f", undetermined on {fmt_pct(share)} of the run"
+          if isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0 else "")
+    return f"{or_list(names)} could bind instead within the calibration band{on}"
 
 
 def with_band_lead(first: str, lead: str) -> str:

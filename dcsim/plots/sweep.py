@@ -84,7 +84,9 @@ BAND_HATCH = "////"
 #: a heatmap cell whose points ran beyond what their profile was measured at with no band measured there (calibration
 #: status "extrapolated clock", "extrapolated cap", "extrapolated batch": their error band columns empty): dotted, and
 #: the legend says no band is measured (walkthrough 2026-12-06: interconnect_vs_gpus's three extrapolated-clock
-#: points were drawn as the calibrated ones, the caveat said on stderr only)
+#: points were drawn as the calibrated ones, the caveat said on stderr only); the cell on the binding map too, and a
+#: one-axis or scatter sweep's point run there has its marker dotted, the legend entry the heatmap's (review of WALK3,
+#: 2026-12-06: only the heatmap's value map marked them)
 NO_BAND_HATCH = ".."
 BAND_MARKER = "D"
 #: how far the facility J/token error bar sits right of its point (points, 1/72 in): centred on the point it ran
@@ -415,6 +417,18 @@ def _no_band_handle(rows: Sequence[Mapping], ids: Sequence[int]) -> Patch:
                  label=f"{statuses} (dotted): no error\nband measured there (results.csv)")
 
 
+def _draw_dotted(ax: Any, x: np.ndarray, y: np.ndarray, sel: np.ndarray, colors: Sequence[str],
+                 marker_s: float) -> None:
+    """The points run beyond their measurements with no band there (:func:`_no_band`): a white marker dotted and
+    edged in its binding's colour (dark grey without one), as a banded point is a white diamond so edged: the dots
+    over a filled marker could not be seen."""
+    if not sel.any():
+        return
+    edge = [c if c != "#FFFFFF" else "#222222" for c, s in zip(colors, sel) if s]
+    ax.scatter(x[sel], y[sel], s=marker_s * 1.3, facecolors="white", edgecolors=edge, linewidths=1.8,
+               hatch=NO_BAND_HATCH * 2, zorder=4.5)
+
+
 def _band_edge(colors: Sequence[str], pct: np.ndarray) -> str:
     """The legend swatch's edge: the banded points' binding colour where they share one, else dark grey."""
     edges = {c for c, p in zip(colors, pct) if math.isfinite(p)}
@@ -525,8 +539,10 @@ def _line(rows, params, key, head, seeds) -> Figure:
     ok = np.isfinite(y)
     band = np.asarray([_band_pct(rows, g, _band_key(key)) for g in groups])
     plain = ok & ~np.isfinite(band)  # a banded point is drawn as its own marker (_draw_bands)
-    ax.scatter(xs[plain], y[plain], c=[c for c, o in zip(colors, plain) if o], s=70, edgecolors="#222222",
-               linewidths=0.9, zorder=4)
+    dotted = plain & np.asarray([_no_band(rows, g) for g in groups], dtype=bool)  # beyond its measurements, no band
+    ax.scatter(xs[plain & ~dotted], y[plain & ~dotted], c=[c for c, o in zip(colors, plain & ~dotted) if o], s=70,
+               edgecolors="#222222", linewidths=0.9, zorder=4)
+    _draw_dotted(ax, xs, y, dotted, colors, 70.0)
     _draw_bands(ax, xs, y, band, colors=colors)
     tops.append(np.where(np.isfinite(band), y * (1 + band / 100.0), np.nan))
     if rate:
@@ -542,6 +558,8 @@ def _line(rows, params, key, head, seeds) -> Figure:
     bh = _band_handle(rows, edge=_band_edge(colors, band))
     if bh is not None:
         handles.append(bh)
+    if dotted.any():
+        handles.append(_no_band_handle(rows, [i for g, d in zip(groups, dotted) if d for i in g]))
     _legend_missing(handles, failed, novalue, total)
     _mark_missing(ax, xs, failed, novalue, total)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -696,9 +714,10 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     if bh is not None:
         missing_handles.append(bh)
     unbanded = [(b, a) for (b, a), ids in cells.items() if (b, a) not in banded and _no_band(rows, ids)]
-    for b, a in unbanded:  # beyond its measurements with no band there: dotted
-        ax.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
-                               hatch=NO_BAND_HATCH, lw=0.0, zorder=2.5))
+    for b, a in unbanded:  # beyond its measurements with no band there: dotted, on the binding map too (what binds
+        for a_ in axs[:2 if has_bind else 1]:  # there rests on the same unmeasured figures)
+            a_.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                                   hatch=NO_BAND_HATCH, lw=0.0, zorder=2.5))
     if unbanded:
         missing_handles.append(_no_band_handle(rows, [i for c in unbanded for i in cells[c]]))
     if nfail.any():
@@ -727,7 +746,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
                     axb.text(a, b, f"{100 * share[b, a]:.0f}%", ha="center", va="center",
                              fontsize=8.5 if nx <= 8 else 7, color="white" if code[b, a] in (1, 2) else "#111111",
                              zorder=3, bbox=_over_hatch(CONSTRAINT_COLORS[BINDING_NAMES[code[b, a]]])
-                             if (b, a) in within_cells else None)
+                             if (b, a) in within_cells or (b, a) in unbanded else None)
         present = [n for k_, n in enumerate(BINDING_NAMES) if np.any(code == k_)]
         handles = [Patch(color=CONSTRAINT_COLORS[n], label=n) for n in present]
         # below the figure (constrained layout makes room): inside the map it would cover cells
@@ -820,15 +839,17 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     pct = np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))])  # each row's band, once
     colors = [CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF" for c in codes]
     plain = ok & ~np.isfinite(pct)
+    dotted = plain & np.asarray([_no_band(rows, [i]) for i in range(len(rows))], dtype=bool)
     for a_, path in zip(axs, shown):
         ax_ = _Axis(path, rows, params[path])
         x = ax_.x.copy()
         if not ax_.numeric:  # categories: a little spread so points on one category do not hide each other
             x = x + (np.random.default_rng(0).random(x.size) - 0.5) * 0.3
-        for c in sorted(set(codes[plain].tolist())):
-            sel = plain & (codes == c)
+        for c in sorted(set(codes[plain & ~dotted].tolist())):
+            sel = plain & ~dotted & (codes == c)
             a_.scatter(x[sel], y[sel], s=36, c=CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF",
                        edgecolors="#222222", linewidths=0.6, zorder=3)
+        _draw_dotted(a_, x, y, dotted, colors, 36.0)
         _draw_bands(a_, x, y, pct, 36.0, colors=colors)
         _mark_missing(a_, x.tolist(), failed.astype(int).tolist(), (~ok & ~failed).astype(int).tolist(),
                       [1] * x.size)
@@ -850,6 +871,8 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     bh = _band_handle(rows, edge=_band_edge(colors, pct))
     if bh is not None:
         handles.append(bh)
+    if dotted.any():
+        handles.append(_no_band_handle(rows, np.flatnonzero(dotted).tolist()))
     _legend_missing(handles, failed.astype(int).tolist(), (~ok).astype(int).tolist(), [1] * len(rows))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", frameon=False, ncol=min(3, len(handles)))

@@ -327,11 +327,20 @@ RATE_SCALE_RATIO = 3.0
 MARK_THRESHOLD_PCT = 0.5
 
 
-def mark_note(reference: str) -> str:
+def mark_note(reference: str, metrics: dict[str, dict]) -> str:
     """What ✓ and ✗ say, printed under the table when a change is marked (a planner reading "−3.4 % ✗" should not need
-    docs/report.md to know it means worse than the reference)."""
-    return (f"better / worse than {reference}, the first run (J/token, PUE, energy, cost and carbon are better "
-            f"lower; output, goodput and utilization higher); changes under {MARK_THRESHOLD_PCT:g} % are not marked")
+    docs/report.md to know it means worse than the reference): the labels of the rows marked, grouped by which way
+    :data:`HEADLINE` says each is better. Until the review of WALK3 (2026-12-06) the note was written by hand and
+    disagreed with the table (it put "PUE" with the better-lower figures above "PUE-adj. power available, mean
+    +44.2 % ✓", named neither the peak facility power nor the SLO attainment, and said "utilization" for the row
+    "Served ÷ compute ceiling C")."""
+    groups: dict[str, list[str]] = {"lower": [], "higher": []}
+    for m in metrics.values():
+        if m.get("better") in groups and any(m.get("mark") or ()):
+            groups[m["better"]].append(m["label"])
+    said = "; ".join(f"{way} is better for {' · '.join(labs)}" for way, labs in groups.items() if labs)
+    return (f"better / worse than {reference}, the first run; {said}; changes under {MARK_THRESHOLD_PCT:g} % "
+            f"({MARK_THRESHOLD_PCT:g} pp for a figure in %) are not marked")
 
 
 def _mark(d: float | None, pct: float | None, unit: str, better: str | None) -> str | None:
@@ -584,7 +593,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     # table's columns are kept whole; compare.json keeps every note unwrapped)
     marked = any(mk for m in metrics.values() for mk in m["mark"] if mk)
     if marked:  # what the marks mean, under the table they are read in (docs/report.md said it; the table did not)
-        data["mark_note"] = mark_note(labels[0])
+        data["mark_note"] = mark_note(labels[0], metrics)
         table += "\n\n" + "\n".join(wrap_hanging("✓ ✗ ", data["mark_note"]))
     if used:
         table += ("\n" if marked else "\n\n") + "\n".join(

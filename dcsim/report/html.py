@@ -20,7 +20,7 @@ from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
                                   start_text)
-from dcsim.serving.slo_estimate import NEAR_CEILING, tail_caveat, tail_flagged
+from dcsim.serving.slo_estimate import tail_brief, tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -212,29 +212,22 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     banner = "".join(_caveat_banner(k.title, text + "."
                                     + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated"
                                        else ""),
-                                    k.brief([c for c in cal if k.applies(c)]) if k.brief else None)
+                                    k.brief([c for c in cal if k.applies(c)]))
                      for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
-        flagged = tail_flagged(report.get("slo_tail_near_ceiling"))
-        who = (", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all")
-               or f"all classes {100 * flagged['all']:.0f} %")
-        lo, hi = NEAR_CEILING
         banner += _caveat_banner("SLO tail", tail.removeprefix("SLO tail: ") + ".",
-                                 f"TTFT p99 is uncertain: most of the slowest 1 % of requests ({who}) were served at "
-                                 f"{100 * lo:.0f}-{100 * hi:.0f} % of saturation; confirm with --set fidelity=request")
+                                 tail_brief(report.get("slo_tail_near_ceiling")))
     # the answer first: the caveat banners over the cards, the other warnings under them, collapsed with their count
     # and subjects (mixed-fleet's five long warnings pushed the cards ~650 px down, off a 1000 px screen, until
     # 2026-12-05)
     return f'{banner}<div class="cards">{"".join(cards)}</div>{_warnings_box(report)}'
 
 
-def _caveat_banner(title: str, text: str, brief: str | None) -> str:
+def _caveat_banner(title: str, text: str, brief: str) -> str:
     """A caveat banner above the cards: its title and ``brief`` (which groups, how far, the band) on one line, the full
     ``text`` folded under it (``<details>``), so that the cards, the answer, stay on the first screen (mixed-fleet's
-    two banners, open, ran 8 lines, 200 px, above them on a 1024x768 screen); without a brief, the text open."""
-    if not brief:
-        return f'<div class="caveat"><b>{_e(title)}.</b> {_e(text)}</div>'
+    two banners, open, ran 8 lines, 200 px, above them on a 1024x768 screen)."""
     return (f'<details class="caveat"><summary><b>{_e(title)}.</b> {_e(brief)} '
             f'<span class="more">(details)</span></summary><div class="full">{_e(text)}</div></details>')
 
