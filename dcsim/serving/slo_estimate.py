@@ -921,7 +921,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                     spells[skey] = _simulate_spell(sv, classes, k, int(cal.sample_replicas), sim_tick, hold,
                                                    horizon[skey], np.random.default_rng(np.random.SeedSequence(
                                                        seed, spawn_key=(8, g_idx, k, hh))), cal)
-                bkey = skey + (ab,)
+                bkey = ("spell",) + skey + (ab,)  # never a steady point's (id, k, rbin, n_sim): hh, ab are small ints
                 if bkey not in spells:
                     a0 = ab * SPELL_AGE_BIN_S
                     spells[bkey] = _window_samples(spells[skey], a0, a0 + SPELL_AGE_BIN_S, len(classes))
