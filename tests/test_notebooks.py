@@ -46,6 +46,18 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # a cold start every time, and nothing written outside the test: the kernel (which inherits this environment)
+    # finds its temporary folder (tempfile.gettempdir(): notebook 03's sweep cache, 05's mkdtemp) and the user cache
+    # folder (dcsim.sweep.default_cache_dir) in this test's own tmp_path. Until 2026-12-06 03's sweep cached into
+    # the machine's /tmp/dcsim-notebook-cache, so its cost depended on earlier runs and it outlived the clone.
+    # matplotlib keeps its font cache where it was (a library's, not a notebook's: rebuilding it per test costs time;
+    # MPLCONFIGDIR also stops a user's matplotlibrc from reaching the figures)
+    import matplotlib
+
+    monkeypatch.setenv("MPLCONFIGDIR", matplotlib.get_cachedir())
+    for var in ("TMPDIR", "TMP", "TEMP"):
+        monkeypatch.setenv(var, str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     nb = nbformat.read(path, as_version=4)
     # a guard against a hung cell, not a speed target (speed is bench/'s: bench_plan.py for notebook 03's plan
     # cells, which took 76-165 s each at load 10-14 on 2 cores and timed out at the old 120 s, 2026-12-05)
@@ -54,5 +66,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
     assert not errors
+    if path.stem == "03_capacity_planning":  # its sweep cached into this test's folder, not the machine's
+        assert any((tmp_path / "dcsim-notebook-cache").rglob("*.json"))
     # every notebook shows at least one figure
     assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
