@@ -102,6 +102,8 @@ def _report_problems(out: Path) -> list[str]:
     # failed before: a date naming no day said "<root>: cannot read a YAML value: day is out of range for month"
     ("start: 2026-07-15T00:00", "start: 2026-02-30", "start:", "day is out of range"),
     ("start: 2026-07-15T00:00", "start: 2026-13-01", "start:", "month must be in 1..12"),
+    # failed before (review): an explicit tag on no date was an internal error, exit 70 ('NoneType' ... 'groupdict')
+    ("start: 2026-07-15T00:00", "start: !!timestamp foo", "start:", "got 'foo'"),
     # held already: pinned
     ("seed: 1", "seed: 1\nseed: 2", "duplicate key 'seed'", "line 3"),
     ("  interconnect", "\tinterconnect", "line 7", "'\\t'"),

@@ -102,7 +102,8 @@ class _StrictLoader(yaml.SafeLoader):
         out of range for month", naming no field)."""
         try:
             return super().construct_yaml_timestamp(node)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, AttributeError):  # AttributeError: an explicit `!!timestamp foo`, no date
+            # at all (PyYAML's regex finds no match; it was an internal error, exit 70, reviewer of session 54)
             return node.value
 
     _last_mark = None
