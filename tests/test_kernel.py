@@ -48,10 +48,14 @@ def _node(model="llama-3.1-8b", max_batch=64, gpu="H100-SXM", precision="bf16"):
 
 
 def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambda k: 1.0,
-                fail=None, tick_s=1.0, **opts):
+                fail=None, repair=None, split=None, tick_s=1.0, **opts):
     """Serve ``ticks`` (list of (t, cls, n_in, n_out)) on both backends; ``fail`` maps a tick index
     to replicas drained then (their requests retried at the front of the next tick, from their
-    original arrival). Returns per backend: FinishedBatch, per tick the replicas' energy and the output
+    original arrival); ``repair`` maps a tick index to failed replicas back in service from then (a failed replica
+    coming back: available again, as the engine's repair); ``split`` maps a tick index to ``(frac, clock2)``: the
+    tick is served in two calls, to ``frac`` of it at the tick's clock and the rest at ``clock2``, the requests cut at
+    that instant by release time, and a repair at that tick takes effect at the cut (the engine's two-segment clock
+    and its parts at a failure or repair inside a tick, dcsim.engine.requests ``_serve_split``). Returns per backend: FinishedBatch, per tick the replicas' energy and the output
     tokens waiting in their queues after it (all, and those that arrived before mid-tick: what request
     fidelity's binding labels read) and the output tokens generated so far net of those lost to the
     failures (what request fidelity counts as served), the requests shed per tick as a sorted multiset of (class,
@@ -79,7 +83,21 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
             else:
                 ra = rt = t
             hr = np.linspace(-50.0, 50.0, pool.n)
-            e, f, sc, so = pool.serve(t0 + tick_s, clock(k), rt, ra, c, i, o, available=avail, headroom_w=hr)
+            back = (repair or {}).get(k, [])
+            if split and k in split:
+                frac, c2 = split[k]
+                tm = t0 + frac * tick_s
+                n1 = int(np.searchsorted(rt, tm, side="left"))
+                e, f, sc, so = pool.serve(tm, clock(k), rt[:n1], ra[:n1], c[:n1], i[:n1], o[:n1],
+                                          available=avail.copy(), headroom_w=hr)
+                avail[back] = True  # a repair inside the tick: in service from the cut
+                e2, f2, sc2, so2 = pool.serve(t0 + tick_s, c2, rt[n1:], ra[n1:], c[n1:], i[n1:], o[n1:],
+                                              available=avail, headroom_w=hr)
+                e, f = e + e2, list(f) + list(f2)
+                sc, so = np.concatenate([sc, sc2]).astype(np.int64), np.concatenate([so, so2]).astype(np.int64)
+            else:
+                avail[back] = True
+                e, f, sc, so = pool.serve(t0 + tick_s, clock(k), rt, ra, c, i, o, available=avail, headroom_w=hr)
             fins += f
             energy.append(np.concatenate([e, pool.pending_tokens(), pool.pending_tokens(t0 + 0.5 * tick_s),
                                           [pool.net_generated()]]))
@@ -349,9 +367,33 @@ def _random_case(seed):
             k2 = int(extra.integers(1, n_ticks))
             other = int(extra.choice([r for r in range(n_rep) if r != first]))
             fail[k2] = fail.get(k2, []) + [other]
-    desc = dict(seed=seed, kind=kind, model=model, counts=counts, n_ticks=n_ticks, tail=tail, rate=rate, med_in=med_in,
-                med_out=med_out, fail=fail, feature=feature, **opts)
-    return (nodes, counts, ticks), dict(clock=clock, fail=fail, **opts), desc
+    # the repairs and split ticks (session 54, CODE2 review), from a third stream so every draw above stays as it was:
+    # a failed replica back in service at a later tick (at its start, or inside it at a split), and ticks served in
+    # two parts, the second at another clock level (a clock change inside the tick) or at the same one (a fault's
+    # edge inside it)
+    more = np.random.default_rng([seed, 54, 2])
+    repair, split = None, None
+    total = n_ticks + tail
+    if not fail and n_rep > 1 and more.random() < 0.3:  # a failure inside the arrivals, so its repair takes requests
+        fail = {int(more.integers(1, max(2, int(0.6 * n_ticks)))): [int(more.integers(0, n_rep))]}
+    if fail and more.random() < 0.7:
+        repair = {}
+        for k_f, rs in fail.items():
+            for r in rs:
+                if k_f + 1 < total and more.random() < 0.8:
+                    k_r = int(more.integers(k_f + 1, min(total, k_f + 3)))
+                    repair[k_r] = repair.get(k_r, []) + [r]
+        repair = repair or None
+    if more.random() < 0.4:
+        split = {int(more.integers(0, total)): (float(more.uniform(0.05, 0.95)),
+                                                float(more.choice([1.0, *lv]))) for _ in range(int(more.integers(1, 4)))}
+    if repair and more.random() < 0.5:  # the repair inside its tick
+        k_r = next(iter(repair))
+        split = {**(split or {}), k_r: (float(more.uniform(0.05, 0.95)), float(clock(k_r)))}
+    desc = dict(seed=seed, kind=kind, models=[nd.spec.model for nd in nodes], counts=counts, n_ticks=n_ticks,
+                tail=tail, rate=rate, med_in=med_in, med_out=med_out, fail=fail, repair=repair, split=split,
+                feature=feature, **opts)
+    return (nodes, counts, ticks), dict(clock=clock, fail=fail, repair=repair, split=split, **opts), desc
 
 
 #: seeded random cases compared on both backends (audit AUC 4: 1,500 light and 300 heavy cases of this kind, no
@@ -364,7 +406,9 @@ def test_randomized_cases_identical(block):
     """200 seeded random cases in 8 blocks: model (8B, 70B), one or two rack groups of 1-4 replicas, max_batch
     1-256, chunked or not, jumping or not, KV capacity 2 tokens to 300,000, token budget 1-8192, hold limit,
     KV watermark, jump tolerance 0-0.1, every router, routing windows 0.05-10 s, ticks 0.2-5 s, clocks changing per
-    tick, drained replicas (any, at one or two ticks) whose requests are retried, the power-aware router's headroom
+    tick, drained replicas (any, at one or two ticks) whose requests are retried and that come back in service later
+    (at a tick's start or inside it), ticks served in two parts (a clock change or a fault inside the tick, as the
+    engine does), the power-aware router's headroom
     floor, the node features of :data:`_FEATURE_NODES` (TP4, sliding window, expert-parallel FP8, host wait, power
     cap, speculative decoding, sharded MoE, B200); workloads Poisson, empty, one request, a burst of 1,500,
     equal arrival times. Finished rows, per-tick energy and queues, totals and KV peaks bit for bit; the shed
@@ -400,6 +444,13 @@ def test_randomized_cases_cover_what_they_claim():
     assert {d.get("min_headroom_w") for d in seen} >= {10.0, 30.0, 60.0}
     fails = [d["fail"] for d in seen if d["fail"]]
     assert any(r != 0 for f in fails for rs in f.values() for r in rs) and any(len(f) == 2 for f in fails)
+    # a failed replica back in service (at a tick's start and inside a split tick), and ticks served in two parts at
+    # two clock levels and at one (a fault's edge)
+    rep = [d for d in seen if d["repair"]]
+    assert any(not any(k in (d["split"] or {}) for k in d["repair"]) for d in rep)
+    assert any(any(k in (d["split"] or {}) for k in d["repair"]) for d in rep)
+    splits = [v for d in seen if d["split"] for v in d["split"].values()]
+    assert len({c for _, c in splits}) > 3 and any(c == 1.0 for _, c in splits)
 
 
 def _one_tick(t, n_in, n_out, cls=None):

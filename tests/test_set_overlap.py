@@ -46,3 +46,18 @@ def test_plan_refuses_overlapping_paths():
 
     with pytest.raises(ScenarioError):
         _sets(["facility.interconnect=1 MW", "facility={interconnect: 2 MW}"])
+
+
+@pytest.mark.parametrize("second", ["racks.00.count=3", "racks[00].count=3", "racks.0\u0660.count=3"])
+def test_an_index_with_a_leading_zero_or_a_non_ascii_digit_is_refused(second):
+    """``racks.00`` was a second spelling of ``racks.0`` that the overlap check compares as text, so ``--set
+    racks.0.count=2 --set racks.00.count=3`` was accepted and the last won (count 3); an index is plain ASCII digits
+    without a leading zero."""
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(REF, overrides=["racks.0.count=2", second])
+    assert "racks" in str(e.value) and second.split("=")[0] in str(e.value)
+
+
+def test_index_zero_and_a_plain_index_still_set():
+    sc = load_scenario(REF, overrides=["racks.0.count=3"])
+    assert sc.racks[0].count == 3

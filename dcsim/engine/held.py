@@ -21,16 +21,22 @@ FULL_CLOCK_TOL = 1e-9
 def held_clock(m: Models, ts: dict, min_share: float) -> list[dict]:
     """report.json's ``binding.held_clock``: one entry per kind (``cooling``: the plant's ceiling ``it_max_cooling_w``
     is the tighter; ``power``: the power budget's, ``it_max_power_w``) where the binding reads ``demand`` on a capped
-    tick (:func:`dcsim.tpf.capped_ticks`) on at least ``min_share`` of the run; die-hold ticks
-    (:data:`dcsim.engine.flex.THROTTLE_DIE_HOLD`: the dies, not the plant, hold the clock) are counted out. Each
+    tick (:func:`dcsim.tpf.capped_ticks`) on at least ``min_share`` of the run; thermally throttled ticks are counted
+    out, both the die hold (:data:`dcsim.engine.flex.THROTTLE_DIE_HOLD`: the dies, not the plant, hold the clock) and
+    the engaged throttle (:data:`dcsim.engine.flex.THROTTLE_ENGAGED`: the GPUs at their temperature limit while the
+    room's thermal mass carries heat the plant does not reject, e.g. through a chiller trip). On those the clock is
+    the temperature's, not a steady ceiling's: chiller-trip's 18 demand-bound throttled ticks (11:33-11:36) drew
+    310-324 kW of IT at clock 0.94 with the plant tripped, which until session 54 this entry called "cooling, IT at
+    most 0 kW", a ceiling the run never had and a fix (UPS rating, more cooling capacity) that does not apply; the
+    throttle has its own report (``thermal.throttled_s``, ``faults[].time_to_first_throttle_s``, the event log). Each
     entry: ``kind``, ``ticks`` and ``share`` of the run, ``clock_mean`` (the controller's clock, GPU-weighted, over
     those ticks), ``it_max_w`` (mean IT the tighter ceiling allowed there, W), ``achieved_tok_s`` (mean served
     there), ``ups_no_load_w`` / ``transformer_no_load_w`` (the chain's no-load losses, W; 0 for a quick study),
     ``heat_capacity_w`` (mean plant capacity there, W; None without the column or for a plant without a capacity) and ``pools``: per pool held below
     full clock on any of those ticks, ``pool`` (its name), ``ticks`` (how many of them it ran below full clock),
-    ``clock_mean`` / ``clock_min`` / ``clock_max`` (its controller clock over all of them; a single pool's is the
-    run's). Empty where nothing holds the clock so, or the timeseries lacks the columns."""
-    from dcsim.engine.flex import THROTTLE_DIE_HOLD
+    ``clock_mean`` / ``clock_min`` / ``clock_max`` (its controller clock over those below-full ticks, the ones
+    ``ticks`` counts; a single pool's is the run's). Empty where nothing holds the clock so, or the timeseries lacks
+    the columns."""
 
     need = ("binding", "mode", "it_max_power_w", "it_max_cooling_w", "achieved_tok_s", "gpus_in_service")
     if any(k not in ts for k in need):
@@ -40,8 +46,8 @@ def held_clock(m: Models, ts: dict, min_share: float) -> list[dict]:
     if n == 0:
         return []
     held = capped_ticks(ts["mode"], ts) & (b == BINDING_NAMES.index("demand"))
-    if "thermal_throttled" in ts:
-        held &= np.asarray(ts["thermal_throttled"]) != THROTTLE_DIE_HOLD
+    if "thermal_throttled" in ts:  # the engaged throttle (1) and the die hold (2): the temperature holds the clock
+        held &= np.asarray(ts["thermal_throttled"]) == 0
     p_w, q_w = np.asarray(ts["it_max_power_w"], float), np.asarray(ts["it_max_cooling_w"], float)
     clock = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.full(n, np.nan))), float)
     f = m.facility
@@ -67,7 +73,9 @@ def held_clock(m: Models, ts: dict, min_share: float) -> list[dict]:
 
 
 def _held_pools(m: Models, ts: dict, sel: np.ndarray, clock: np.ndarray) -> list[dict]:
-    """Per pool run below full clock on ``sel``: its clock there and the ticks it was below full. Several pools read
+    """Per pool run below full clock on ``sel``: the ticks it was below full and its clock over those ticks (mean,
+    min, max; a tick of ``sel`` on which the pool ran at full clock is in neither, until session 54 the clock's
+    figures averaged over every tick of ``sel`` while ``ticks`` counted the below-full ones). Several pools read
     their own ``pool<i>_controller_clock`` (the GPU-weighted mean blends in a pool at full clock: mixed-fleet's 0.95
     is its chat pool at 1.00 and its reasoning pool at 0.87, 0.77-0.91); one pool, the run's clock."""
     cols = ([(pl.name, np.asarray(ts.get(f"pool{p}_controller_clock", []), float)) for p, pl in enumerate(m.pools)]
@@ -76,10 +84,10 @@ def _held_pools(m: Models, ts: dict, sel: np.ndarray, clock: np.ndarray) -> list
     for name, c in cols:
         if c.size != sel.size or not sel.any():
             continue
-        below = int(np.count_nonzero(c[sel] < 1 - FULL_CLOCK_TOL))
-        if below:
-            out.append({"pool": name, "ticks": below, "clock_mean": float(c[sel].mean()),
-                        "clock_min": float(c[sel].min()), "clock_max": float(c[sel].max())})
+        cb = c[sel][c[sel] < 1 - FULL_CLOCK_TOL]
+        if cb.size:
+            out.append({"pool": name, "ticks": int(cb.size), "clock_mean": float(cb.mean()),
+                        "clock_min": float(cb.min()), "clock_max": float(cb.max())})
     return out
 
 

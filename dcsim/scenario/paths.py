@@ -64,8 +64,10 @@ def index_key(path: str) -> str:
 def _index(cur: list, key: str, where: str) -> int:
     n = len(cur)
     span = f"0 … {n - 1}" if n else "none: the list is empty"
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit()):
         raise ValueError(f"{where} is a list: {excerpt(key, 20)} is not an index of it (a whole number, {span})")
+    if len(key) > 1 and key[0] == "0":  # "00" would be a second spelling of 0 that the overlap check cannot see
+        raise ValueError(f"{where} is a list: index {excerpt(key, 20)} has a leading zero (write {int(key)})")
     i = int(key)
     if i >= n:
         raise ValueError(f"{where} has {n} item{'s' if n != 1 else ''}: index {i} is past its end ({span})")

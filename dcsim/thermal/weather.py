@@ -416,7 +416,7 @@ def build_weather(spec, base_dir: Path | None = None, seed_seq=None, clock_s: fl
     CSV file keeps its own time axis, see `offset`)."""
     w = _build_weather(spec, base_dir, seed_seq)
     if clock_s is None:
-        clock_s = (getattr(spec, "default_start_day", 1) - 1) * DAY_S
+        clock_s = (spec.default_start_day - 1) * DAY_S
     if spec.kind not in ("synthetic", "epw") or clock_s == 0.0:
         return w
     base = w
