@@ -477,6 +477,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     out = {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
            **demand_figures(m0, d * ratio[i]), "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
+    out.update(rate_field_answer(m0.scenario.workload.arrivals, float(ratio[i])))
     out.update(_scale_past_bound(m0.scenario.workload.arrivals, scale, float(ratio[i])))
     # power or cooling binding at the top of its rack-limited frontier is the racks' own limit, not the facility's
     # budget: said as interconnect-for and max-gpus say it
@@ -492,6 +493,19 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
 #: the arrival kinds whose demand one rate field sets (``workload.arrivals.<field>``, req/s): a max-demand answer
 #: past ``scale``'s bound is given on it (:func:`_scale_past_bound`)
 RATE_FIELDS = {"poisson": "rate", "gamma": "rate", "diurnal": "mean_rate"}
+
+
+def rate_field_answer(arr, ratio: float) -> dict:
+    """A max-demand answer ``ratio`` times the scenario's demand on the arrivals' own rate field (:data:`RATE_FIELDS`),
+    the value to set with ``workload.arrivals.scale`` kept: ``rate_field`` and ``rate_req_s`` (the field × ratio);
+    ``{}`` for an arrival kind with no one rate field (trace, mmpp, profile_csv). This is the figure to set, not the
+    mean over the run's moments (``mean_rate_req_s``, :func:`demand_figures`): the two agree only over a whole day of
+    diurnal arrivals (reference over 2 h from 13:00 reads 1,053 req/s over the run for mean_rate 661.1 req/s; until
+    session 54 the answer printed the first alone, as "req/s mean")."""
+    field = RATE_FIELDS.get(str(arr.kind))
+    if field is None:
+        return {}
+    return {"rate_field": field, "rate_req_s": float(getattr(arr, field)) * float(ratio)}
 
 
 def _scale_past_bound(arr, scale: float, ratio: float) -> dict:
@@ -512,7 +526,7 @@ def _scale_past_bound(arr, scale: float, ratio: float) -> dict:
                          f"{scale:.3g}), is past the scale's bound {MAX_MULTIPLIER:g}, and {arr.kind} arrivals have "
                          "no one rate field to carry it: raise the scenario's own demand (its rates, or the trace's "
                          "rate_scale) and ask again")
-    rate = float(getattr(arr, field)) * ratio
+    rate = rate_field_answer(arr, ratio)["rate_req_s"]
     return {"overrides": {f"workload.arrivals.{field}": f"{rate:.9g} req/s"}, "rate_field": field,
             "rate_req_s": rate, "scale_bound": MAX_MULTIPLIER}
 
@@ -561,7 +575,7 @@ def _max_demand_pools(m0, mom) -> dict:
     own["demand_tok_s"] = at["demand_tok_s"]
     nxt, marg = _margin(own, binding) if binding in _NAMES else (None, float("nan"))
     return {"overrides": {"workload.arrivals.scale": scale0 * x}, "scale": scale0 * x, "scale_ratio": x,
-            **demand_figures(m0, d * x),
+            **demand_figures(m0, d * x), **rate_field_answer(m0.scenario.workload.arrivals, x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
             "margin": marg, "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
@@ -628,7 +642,8 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         # max-gpus and max-demand, _ceilings_at_index's cooling_limit)
         binding, nxt, marg = "cooling", top, _ratio_margin(top_tok_s, at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
-           "racks": count, "gpus": count * gpr, **asked, "binding": binding, "ceilings": at,
+           "racks": count, "gpus": count * gpr, "fleet_gpus": int(round(a * m.gpus)), **asked,
+           "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
            "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
@@ -659,8 +674,9 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         # has room left (cooling_plant). Until session 54 the line read the plant's alone ("cooling 7.2 %" on the die
         # hall, whose dies hold the fleet 2.1 % under compute)
         w_die = float(np.asarray(r_at(hi_q)["it_budget_power_w"]).ravel()[i])
-        out["headroom"]["cooling_plant"] = out["headroom"]["cooling"]
-        out["headroom"]["cooling"] = w_die / (a * float(m.curves.frontier("pq").it[-1])) - 1.0
+        # (``cooling`` stays the plant's budget, as where the dies do not hold; the dies' is ``cooling_dies``: until
+        # the review of session 54 ``cooling`` changed meaning here, the plant's kept as ``cooling_plant``)
+        out["headroom"]["cooling_dies"] = w_die / (a * float(m.curves.frontier("pq").it[-1])) - 1.0
         out["headroom"]["cooling_limit"] = "die"
         out["note"] = (f"the GPU dies at their limit (facility.thermal) hold the clock at {q_die:,.0f} tok/s, "
                        f"{100 * (1.0 - q_die / top_tok_s):.1f} % below the fleet's {top} ceiling: no interconnect "
@@ -993,19 +1009,35 @@ DIE_LET_GO_X_TOL = 2e-3
 
 
 def _die_ic_range(raw, bdir, m, mom, out: dict, g: int, r_th: float, ends: list[dict], xs: list[float]) -> dict:
-    """interconnect-for's range where the dies of group ``g`` set the answer, over that group's power multiple x in
-    its band (``xs``, the re-solved ``ends`` at each end; the answer itself at x = 1): with the dies holding the clock
-    (x above the one where they let go) the fleet's draw is the level they hold, which falls as x rises; with the
-    dies letting go the fleet runs at full clock and its draw rises with x. So the most interconnect is needed where
-    the dies just let go (x*, bisected on the closed form to :data:`DIE_LET_GO_X_TOL`), not at an end, and the least at
-    one of the ends: on the die hall at x 1.221, 1, 0.98 and 0.779 the interconnect read 716.1, 748.4, 762.7 and
-    706.3 kW (the group's draw at x times the modelled, :func:`_die_end_interconnect_w`). Returns ``interconnect_w``
-    [least, most], ``die_let_go_x`` (x*, None where the dies hold the clock at both ends or at neither) and
-    ``interconnect_samples`` ([x, W, binding] read)."""
+    """interconnect-for's range where the dies of group ``g`` set the answer, over that group's GPU power multiple x
+    in its band (``xs``, the re-solved ``ends`` at each end; the answer itself at x = 1), each answer's draw with the
+    group's GPU power at x times the modelled (:func:`_die_end_interconnect_w`). With the dies holding the clock (x
+    above the x* where they let go) the group's GPUs draw what holds their die at its limit, r_th·(x·P) = T_lim - T_s,
+    the same at every x, and the rest of the fleet runs at the level they hold, which falls as x rises: the draw falls
+    (or at least does not rise) as x rises. With the dies letting go the fleet runs at full clock and its draw rises
+    with x. So the most interconnect is needed where the dies just let go (x*), not at an end, and the least at one of
+    the ends: on the die hall at x 1.221, 1, 0.983 and 0.779 the interconnect reads 694.8, 748.4, 765.4 and 730.9 kW,
+    within 0.3 % of a model whose B200s draw x times the GPU power (693.8, 748.4, 765.2, 729.0 kW); on the B200
+    group alone at 0.09 K/W 247.1, 256.9, 267.1 (x* 0.853), 256.8 kW. Until session 54 the group's whole IT share
+    was scaled, which read the held draw rising with x on the B200 group alone (253.6 kW at x0.855, 262.2 kW at
+    x1.22; the text then said where the most was read, as it still does). The most is reported where it was read.
+
+    x* is bisected to :data:`DIE_LET_GO_X_TOL` with one closed-form evaluation a step: whether the dies hold the
+    clock at x at the let-go answer's interconnect and critical moment (:func:`_die_holds_at`; that interconnect
+    feeds the fleet at full clock, so the dies hold there exactly where they hold below full clock). Where the dies
+    let go the answer does not depend on x (r_th sets nothing at full clock): the let-go solve stands for every x
+    below x*, its draw scaled by x. The held side is solved once more, just above x* (until session 54 every step
+    re-solved the question: 7.5 s of CPU for 2.6 s on the die hall of 1 h, 22.1 for 4.6 s over 24 h, the same
+    answers). Returns ``interconnect_w`` [least, most], ``die_let_go_x`` (x*, None where the dies hold the clock at
+    both ends or at neither) and ``interconnect_samples`` ([x, W, binding] read: the ends, the answer, and about
+    x* the last held and the first let-go x)."""
     from dcsim.scenario import apply_overrides
 
+    def raw_at(x: float) -> dict:
+        return apply_overrides(raw, {f"racks.{g}.gpu_thermal.r_th_k_per_w": r_th * x})
+
     def at(x: float) -> dict:
-        raw_x = apply_overrides(raw, {f"racks.{g}.gpu_thermal.r_th_k_per_w": r_th * x})
+        raw_x = raw_at(x)
         return _interconnect_for(raw_x, bdir, _models(raw_x, bdir), mom, int(out["gpus"]))
 
     held = lambda e: e.get("cooling_limit") == "die"  # noqa: E731
@@ -1017,12 +1049,27 @@ def _die_ic_range(raw, bdir, m, mom, out: dict, g: int, r_th: float, ends: list[
             x_lo, e_lo = 1.0, out
         else:
             x_hi = 1.0
+        # the let-go answer's fleet, interconnect and critical moment: the dies hold there iff they hold the clock
+        count0 = int(raw["racks"][0]["count"])
+        n = int(e_lo["racks"])
+        single = len(m.groups) == 1
+        a = n / count0 if single else 1.0
+        ov = {"racks.0.count": n} if (not single and n != count0) else None
+        t = np.asarray(mom["t_s"], dtype=float)
+        i_lo = int(np.argmin(np.abs(t - float(e_lo["moment"]["t_s"]))))
+
+        def holds(x: float) -> bool:
+            m_x = with_interconnect(_models(raw_at(x), bdir, ov), float(e_lo["interconnect_w"]))
+            return _die_holds_at(evaluate(m_x, mom, demand_tok_s=np.inf, gpu_scale=a), i_lo)
+
         while x_hi - x_lo > DIE_LET_GO_X_TOL:
             mid = 0.5 * (x_lo + x_hi)
-            e_mid = at(mid)
-            samples.append((mid, e_mid))
-            x_lo, x_hi, e_lo = (x_lo, mid, e_lo) if held(e_mid) else (mid, x_hi, e_mid)
+            x_lo, x_hi = (x_lo, mid) if holds(mid) else (mid, x_hi)
         x_let_go = x_lo
+        if x_hi not in (1.0, xs[0]):
+            samples.append((x_hi, at(x_hi)))
+        if x_lo not in (1.0, xs[1]):
+            samples.append((x_lo, e_lo))
     read = sorted(((x, _die_end_interconnect_w(m, g, e, x), e["binding"]) for x, e in samples), key=lambda t: -t[0])
     ws = [w for _, w, _ in read]
     return {"interconnect_w": [min(ws), max(ws)], "die_let_go_x": x_let_go,
@@ -1031,17 +1078,21 @@ def _die_ic_range(raw, bdir, m, mom, out: dict, g: int, r_th: float, ends: list[
 
 def _die_end_interconnect_w(m, g: int, e: dict, f: float) -> float:
     """interconnect-for's answer at one end of the holding group's power band (``e``, re-solved with its die rise
-    r_th·P at P·``f``, :func:`die_group_band`) with that group's draw at ``f`` times the modelled one too: the r_th
+    r_th·P at P·``f``, :func:`die_group_band`) with that group's GPU power at ``f`` times the modelled one too: the r_th
     route moves the level the dies hold but leaves the draw the interconnect feeds at the modelled power, and an
-    interconnect answer is that draw. Group ``g``'s part of the fleet's IT power is taken as its share of the fleet's
-    full-load IT power (its own supply curve, :func:`fleet_weighted_band`'s weights; at a held level the groups run
-    one uniform level, so the share is close to that); the fleet's IT draw at the end's answer, ``it_budget_power_w``,
-    becomes W·(1 + (f - 1)·share) and the interconnect scales as the facility power at that draw over the facility
-    power at W (:meth:`facility.breakdown` at the end's critical moment, as :func:`answer_band` scales its ends)."""
+    interconnect answer is that draw. The band is a J/token band of GPU energy (ML.ENERGY reads the GPUs alone), so
+    ``f`` scales group ``g``'s GPU power only, as r_th·f scales the die rise (r_th·P·f): its part of the fleet's IT
+    power is taken as its GPUs' share of the fleet's full-load IT power (its own supply curve's GPU power at full load,
+    :attr:`dcsim.engine.tables.Frontier.gpu`, over the groups' full-load IT; at a held level the groups run one uniform
+    level, so the share is close to that); the fleet's IT draw at the end's answer, ``it_budget_power_w``, becomes
+    W·(1 + (f - 1)·share) and the interconnect scales as the facility power at that draw over the facility power at W
+    (:meth:`facility.breakdown` at the end's critical moment, as :func:`answer_band` scales its ends). Until session 54
+    the group's whole IT share was scaled (its CPUs, memory and fans too): the die hall's band read 706.4-763.5 kW."""
     from dcsim.engine.tables import supply_curves
 
-    w = [float(supply_curves([x.table], [x.limits]).frontier("pq").it[-1]) for x in m.groups]
-    share = w[g] / sum(w) if sum(w) > 0 else 1.0
+    fr = [supply_curves([x.table], [x.limits]).frontier("pq") for x in m.groups]
+    it_full = sum(float(x.it[-1]) for x in fr)
+    share = float(fr[g].gpu[-1]) / it_full if it_full > 0 else 1.0
     it_w, ic = float(e["it_budget_power_w"]), float(e["interconnect_w"])
     mo = e["moment"]
     fac = with_interconnect(m, ic).facility
@@ -1071,8 +1122,8 @@ def band_answer_text(r: dict) -> list[str]:
             what = f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap"
         elif r.get("question") == "interconnect-for":
             i0, i1 = b["interconnect_w"]
-            # the most where it was read: where the dies let go only if the held draw falls as x rises (the die
-            # hall); a group that is most of the fleet draws more held at its higher power (x1.22 end)
+            # the most where it was read (_die_ic_range): where the dies just let go where the held draw does not
+            # rise with x (the die hall, and the B200 group alone, since the GPUs alone are scaled); an end otherwise
             x_most = max(b.get("interconnect_samples") or [[None, i1]], key=lambda s: s[1])[0]
             what = (f"{lb}{fmt_quantity(round_sig(i0, 4, up=True), 'power')}-"
                     f"{fmt_quantity(round_sig(i1, 4, up=True), 'power')} of interconnect"
@@ -1640,6 +1691,10 @@ def _demand_answer(raw, bdir, out: dict, scale: float) -> None:
     m = _models(raw, bdir, {"workload.arrivals.scale": float(scale)})
     out.update(demand_figures(m, scenario_moments(m)["demand_tok_s"]))
     out["closed_form_mean_rate_req_s"] = out["mean_rate_req_s"] * float(out["closed_form_scale"]) / float(scale)
+    rf = rate_field_answer(m.scenario.workload.arrivals, float(out["scale_ratio"]))
+    out.update(rf)
+    if rf:
+        out["closed_form_rate_req_s"] = rf["rate_req_s"] * float(out["closed_form_scale"]) / float(scale)
 
 
 def _steady_window(raw: dict, m, i: int, window: float, fidelity: str) -> dict:
@@ -1808,10 +1863,26 @@ def demand_answer_text(r: dict) -> str:
     ``""`` for an answer without them (one stored before session 54)."""
     if r.get("mean_rate_req_s") is None:
         return ""
-    fig = lambda v: (f"{round_sig(v, 4, up=False):,.0f}" if v >= 1e3 else  # noqa: E731
-                     f"{round_sig(v, 4, up=False):.4g}")
-    return (f"{fig(r['mean_rate_req_s'])} req/s mean, {fig(r['peak_rate_req_s'])} req/s at the peak "
-            f"({r['peak_demand_tok_s']:,.0f} output tok/s) on {r['gpus']:,} GPUs")
+    return (f"{_req_s_text(r['mean_rate_req_s'])} req/s mean over the run, {_req_s_text(r['peak_rate_req_s'])} req/s "
+            f"at the peak ({r['peak_demand_tok_s']:,.0f} output tok/s) on {r['gpus']:,} GPUs")
+
+
+def _req_s_text(v: float) -> str:
+    """A demand answer's req/s as printed: rounded down (a maximum), 4 significant figures."""
+    return f"{round_sig(v, 4, up=False):,.0f}" if v >= 1e3 else f"{round_sig(v, 4, up=False):.4g}"
+
+
+def demand_setting_text(r: dict) -> str:
+    """The field to set for a max-demand answer: the arrivals' own rate field where the kind has one
+    (:func:`rate_field_answer`; the mean over the run printed before it is that only over a whole diurnal day), then
+    ``workload.arrivals.scale``, the same demand."""
+    scale = (f"workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+             f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario")
+    if r.get("rate_field") is None:
+        return scale
+    scale0 = float(r["scale"]) / float(r["scale_ratio"]) if r.get("scale_ratio") else 1.0
+    kept = f" at workload.arrivals.scale {scale0:.4g}" if abs(scale0 - 1.0) > 1e-12 else ""
+    return (f"workload.arrivals.{r['rate_field']} = {_req_s_text(r['rate_req_s'])} req/s{kept}, or " + scale)
 
 
 def format_targets(r: dict) -> str:
@@ -1824,17 +1895,16 @@ def format_targets(r: dict) -> str:
         units = demand_answer_text(r)
         cf_rate = r.get("closed_form_mean_rate_req_s")
         if r.get("targets_bind", True):
-            lines.append(f"  answer: {units + '; ' if units else ''}workload.arrivals.scale = "
-                         f"{round_sig(r['scale'], 4, up=False):.4g} "
-                         f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario; "
+            lines.append(f"  answer: {units + '; ' if units else ''}{demand_setting_text(r)}; "
                          f"bracket {round_sig(r['bracket'][0], 4, up=False):.4g} .. {round_sig(r['bracket'][1], 4, up=True):.4g}); "
                          f"the closed form's ceiling is "
-                         + (f"{round_sig(cf_rate, 4, up=False):,.4g} req/s mean (scale {r['closed_form_scale']:.4g})"
+                         + (f"workload.arrivals.{r['rate_field']} {_req_s_text(r['closed_form_rate_req_s'])} req/s "
+                            f"(scale {r['closed_form_scale']:.4g})" if r.get("closed_form_rate_req_s") is not None
+                            else f"{_req_s_text(cf_rate)} req/s mean over the run (scale {r['closed_form_scale']:.4g})"
                             if cf_rate is not None else f"scale {r['closed_form_scale']:.4g}"))
         else:
-            lines.append(f"  answer: the facility's ceiling, {units + '; ' if units else ''}workload.arrivals.scale = "
-                         f"{round_sig(r['scale'], 4, up=False):.4g} "
-                         f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario): the targets do not bind")
+            lines.append(f"  answer: the facility's ceiling, {units + '; ' if units else ''}{demand_setting_text(r)}"
+                         "): the targets do not bind")
             lines.append(f"  note: {r['note']}")
     elif q == "max-gpus":
         most = (f"{r['most_gpus']:,} GPUs" if r.get("most_gpus_bounded", True) else
@@ -1941,15 +2011,13 @@ def format_plan(r: dict) -> str:
         elif "gpus_at_flip" in r:
             lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.1f} GPUs "
                          f"(margin {r['margin_gpus']:,.1f} GPUs; one rack more: {r['next_binding_above']} binds)")
-    elif q == "max-demand" and r.get("rate_field"):  # past scale's bound: the answer on the rate field
+    elif q == "max-demand" and r.get("scale_bound"):  # past scale's bound: the answer on the rate field
         lines.append(f"  answer: workload.arrivals.{r['rate_field']} = {round_sig(r['rate_req_s'], 4, up=False):.4g} "
                      f"req/s ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario, past "
                      f"workload.arrivals.scale's bound {r['scale_bound']:g}), peak demand "
                      f"{r['peak_demand_tok_s']:,.0f} tok/s")
     elif q == "max-demand" and r.get("mean_rate_req_s") is not None:
-        lines.append(f"  answer: {demand_answer_text(r)}; workload.arrivals.scale = "
-                     f"{round_sig(r['scale'], 4, up=False):.4g} ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the "
-                     "scenario)")
+        lines.append(f"  answer: {demand_answer_text(r)}; {demand_setting_text(r)})")
     elif q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
                      f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "
@@ -1966,10 +2034,11 @@ def format_plan(r: dict) -> str:
     in_gpus = q == "max-gpus" and r.get("gpus_at_flip") is not None
     if "headroom" in r:
         hd = r["headroom"]
+        die_hd = hd.get("cooling_limit") == "die"
         lines.append(f"  IT-power headroom over the fleet at full load (% of its full-load IT power): power "
-                     f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling']:.1f} %"
+                     f"{100 * hd['power']:.1f} %, cooling {100 * hd['cooling_dies' if die_hd else 'cooling']:.1f} %"
                      + (f" (the GPU dies' limit: the IT the fleet draws at the level they hold; the plant's budget "
-                        f"{100 * hd['cooling_plant']:.1f} %)" if hd.get("cooling_limit") == "die" else ""))
+                        f"{100 * hd['cooling']:.1f} %)" if die_hd else ""))
         if r.get("cooling_limit") == "die" and r.get("gpus_at_flip") is not None:
             lines.append(f"  but the GPU dies at their limit (facility.thermal) hold the clock from "
                          f"{r['gpus_at_flip']:,.1f} GPUs ({r['margin_gpus']:,.1f} more), before either budget "

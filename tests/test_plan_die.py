@@ -154,44 +154,87 @@ def test_interconnect_for_die_headroom_is_the_it_the_dies_let_the_fleet_draw():
     """Where the B200 dies hold the clock, interconnect-for's IT-power headroom of the cooling limit is the dies':
     the IT the fleet draws at the level they hold over its full-load IT, -3.3 % on the die hall, which is what a run
     of the hall (its 800 kW interconnect above the dies' level) draws: 520,023.55 W against 520,023.55 W. Until
-    session 54 the line read the plant's budget, +7.2 % (576.7 kW of IT the fleet never draws); that stays, as
-    ``cooling_plant``."""
+    session 54 the line read the plant's budget, +7.2 % (576.7 kW of IT the fleet never draws); that stays, in
+    ``cooling`` (the dies' is ``cooling_dies``: ``cooling`` keeps one meaning)."""
     import dcsim.plan as P
 
     hall = _hall("10 min", "3000 req/s")
     r = plan(hall, "interconnect-for")
     hd = r["headroom"]
-    assert hd["cooling_limit"] == "die" and hd["cooling"] < 0 < hd["cooling_plant"]
+    assert hd["cooling_limit"] == "die" and hd["cooling_dies"] < 0 < hd["cooling"]  # the plant's budget: room left
     m0 = P._prepare(hall, "interconnect-for", None)[2]
     w_full = float(m0.curves.frontier("pq").it[-1])
     it_run = dcsim.run(hall).report["peak_power_w"]["it"]
-    assert it_run == pytest.approx(w_full * (1.0 + hd["cooling"]), rel=1e-4)
+    assert it_run == pytest.approx(w_full * (1.0 + hd["cooling_dies"]), rel=1e-4)
     assert it_run < w_full * (1.0 + hd["power"])  # the dies bind below the power budget: cooling, not power
+
+
+def _interconnect_at_gpu_power(hall: dict, gpu: str, x: float, monkeypatch) -> dict:
+    """interconnect-for (no band) on a model whose ``gpu`` GPUs really draw ``x`` times their GPU power: each node
+    table's GPU power times ``x`` and its wall power by the same watts (dcsim.engine.tables.NodeTable), so their dies
+    rise r_th·(x·P) and the fleet's draw, the power ceiling and the answer carry it, independently of the r_th route and
+    the draw scaling dcsim.plan._die_end_interconnect_w applies to the band's samples."""
+    import dataclasses
+
+    import dcsim.engine.build as build
+    import dcsim.plan as P
+
+    orig = build.node_table
+
+    def scaled(node, *a, **k):
+        t = orig(node, *a, **k)
+        return dataclasses.replace(t, gpu=t.gpu * x, wall=t.wall + (x - 1.0) * t.gpu) if node.gpu.name == gpu else t
+
+    with monkeypatch.context() as mp:
+        mp.setattr(build, "node_table", scaled)
+        raw, bdir, m0 = P._prepare(hall, "interconnect-for", None)
+        return P._interconnect_for(raw, bdir, m0, P.scenario_moments(m0), None)
 
 
 def test_interconnect_for_die_band_is_the_holding_groups_and_peaks_where_the_dies_let_go(monkeypatch):
     """interconnect-for on the die hall is set by the B200 dies (cooling_limit: die), so its band is re-solved on the
     B200's own ±22 % J/token as max-gpus' and max-demand's are, not the fleet's weighted ±8 % (585 kW-815 kW until
-    session 54). The interconnect is not monotone in the B200's power: with the dies holding the clock the fleet
-    draws the level they hold, which falls as their power rises; with the dies letting go the fleet runs at full
-    clock and draws more as the power rises. So the most interconnect (763 kW) is needed where the dies just let go,
-    inside the band, above both ends (716 kW at x1.22, 706 kW at x0.78) and above the answer (748.4 kW)."""
-    import dcsim.plan as P
-
+    session 54). The interconnect is not monotone in the B200's power: with the dies holding the clock the B200s draw
+    what holds their dies at the limit, the same at every power multiple x, and the H100s run the level they hold,
+    which falls as x rises; with the dies letting go the fleet runs at full clock and draws more as x rises. So the
+    most interconnect (765.4 kW) is needed where the dies just let go, inside the band, above both ends (694.8 kW at
+    x1.22, 730.9 kW at x0.78) and the answer (748.4 kW). Each sample is checked against a model whose B200s really
+    draw x times the GPU power (within 0.3 %; the J/token band is GPU energy, so the GPUs alone are scaled: until
+    session 54 the B200 group's whole IT was, and the ends read 716.1 and 706.3 kW, 3 % off that model)."""
     hall = _hall("1 h", "3000 req/s")
     r = plan(hall, "interconnect-for")
     b = r["band"]
     assert r["cooling_limit"] == "die" and b["die_group"]["name"] == "b200"
     x = [1.0 + 0.221, 1.0 - 0.221]
     assert b["die_power_x"] == x
-    m0 = P._prepare(hall, "interconnect-for", None)[2]
-    ends = [_answers_at_die_power(hall, "interconnect-for", "b200", f, monkeypatch) for f in x]
-    assert [e["binding"] for e in ends] == ["cooling", "compute"]  # the dies hold at x1.22, let go at x0.78
-    ws = [P._die_end_interconnect_w(m0, 1, e, f) for e, f in zip(ends, x)]
-    lo, hi = b["interconnect_w"]
-    assert lo == pytest.approx(min(ws), rel=1e-9)
     assert x[1] < b["die_let_go_x"] < 1.0  # the dies hold the clock at the answer's power
-    assert hi > max(ws) and hi > r["interconnect_w"]
-    let_go = _answers_at_die_power(hall, "interconnect-for", "b200", b["die_let_go_x"], monkeypatch)
-    assert let_go["binding"] == "compute"
-    assert hi == pytest.approx(P._die_end_interconnect_w(m0, 1, let_go, b["die_let_go_x"]), rel=1e-9)
+    samples = {s[0]: s for s in b["interconnect_samples"]}
+    assert {x[0], 1.0, x[1], b["die_let_go_x"]} <= set(samples)
+    for xi, w, binding in b["interconnect_samples"]:
+        truth = _interconnect_at_gpu_power(hall, "B200", xi, monkeypatch)
+        assert binding == truth["binding"], xi
+        assert w == pytest.approx(truth["interconnect_w"], rel=5e-3), xi
+    assert [samples[xi][2] for xi in x] == ["cooling", "compute"]  # the dies hold at x1.22, let go at x0.78
+    lo, hi = b["interconnect_w"]
+    ends = [samples[xi][1] for xi in x]
+    assert lo == min(ends) and hi == samples[b["die_let_go_x"]][1] > max(ends) and hi > r["interconnect_w"]
+
+
+def test_interconnect_for_die_band_on_the_holding_group_alone(monkeypatch):
+    """The B200 group alone (600 req/s, 0.09 K/W: its dies hold the clock at the answer, 256.9 kW): held, its GPUs draw
+    what holds their dies at the limit whatever x, so the held draw does not rise with x (267.0, 256.9, 247.1 kW at
+    x0.855, 1, 1.22; a model whose B200s draw x times their GPU power reads the same within 0.3 %) and the most,
+    267.1 kW, is where the dies let go (x0.853). Until session 54 the group's whole IT was scaled by x and the held
+    samples read 253.6, 256.9, 262.2 kW, rising with x: the band's top was read at the x1.22 end."""
+    hall = _hall("1 h", "600 req/s")
+    hall["racks"] = [rk for rk in hall["racks"] if rk["name"] == "b200"]
+    hall["racks"][0]["gpu_thermal"] = {"r_th_k_per_w": 0.09}
+    r = plan(hall, "interconnect-for")
+    b = r["band"]
+    assert r["cooling_limit"] == "die" and b["die_group"]["name"] == "b200"
+    held = sorted((s for s in b["interconnect_samples"] if s[2] == "cooling"), key=lambda s: s[0])
+    assert len(held) >= 3 and all(a[1] >= c[1] for a, c in zip(held, held[1:]))  # falls (or stays) as x rises
+    for xi, w, _ in (held[0], held[-1]):
+        assert w == pytest.approx(_interconnect_at_gpu_power(hall, "B200", xi, monkeypatch)["interconnect_w"], rel=5e-3)
+    top = max(b["interconnect_samples"], key=lambda s: s[1])
+    assert top[0] == b["die_let_go_x"] and top[2] == "compute" and b["interconnect_w"][1] == top[1]

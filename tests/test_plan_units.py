@@ -88,3 +88,21 @@ def test_answer_band_says_which_band_it_is():
     mb = plan(mixed, "max-demand")["band"]
     widest = group_band(calibration_provenance(P._prepare(mixed, "max-demand", None)[2]))
     assert mb["rule"] == "widest" and mb["j_per_tok_pct"] == pytest.approx(100 * widest["j_per_tok"])
+
+
+def test_max_demand_on_a_part_of_the_day_gives_the_rate_field_to_set():
+    """reference over 2 h from 13:00 (its afternoon peak): the mean over the run's moments at the answer is 1,053 req/s
+    while the diurnal field that carries the answer, mean_rate, is 0.601 × 1,100 = 661.1 req/s; they agree only over a
+    whole day. Until session 54 the answer printed "1,053 req/s mean" alone, which a user would set as mean_rate and
+    get 1.59 times the demand. The answer gives the field (``rate_field``, ``rate_req_s``), and setting it, the scale
+    kept, gives the answer's demand at every moment."""
+    ov = {"duration": "2 h", "start": "2026-07-15T13:00"}
+    r = plan(REF, "max-demand", overrides=ov)
+    assert r["rate_field"] == "mean_rate"
+    assert r["rate_req_s"] == pytest.approx(1100.0 * r["scale_ratio"], rel=1e-9)
+    assert r["mean_rate_req_s"] > 1.5 * r["rate_req_s"]  # the mean over an afternoon is not the field
+    raw, bdir, _ = P._prepare(REF, "max-demand", ov)
+    at_field = P._demand(raw, bdir, {"workload.arrivals.mean_rate": f"{r['rate_req_s']!r} req/s"})
+    at_scale = P._demand(raw, bdir, r["overrides"])
+    assert np.allclose(at_field, at_scale, rtol=1e-9)
+    assert float(np.max(at_field)) == pytest.approx(r["peak_demand_tok_s"], rel=1e-9)

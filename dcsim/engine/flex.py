@@ -414,7 +414,14 @@ def die_ceiling_tok_s(m, demand_tok_s, it_budget_w, gpu_scale=1.0, holder: bool 
         return None
     if m.die_cache is None:  # per Models (with_interconnect builds new ones: a new plant)
         p = thermal_params_of(m)
-        m.die_cache = (p, die_groups(m, p))
+        # the dies' groups follow the racks and their supply curves, not the plant: kept on the curves (which
+        # with_interconnect shares) per default limit and resistance; plan's interconnect-for rebuilt them at every
+        # trial interconnect (320 times, 7 of the die hall's 15 s under a profiler)
+        own = m.curves.__dict__.setdefault("_die_groups", {})
+        key = (float(p.t_limit_c), float(p.r_th_k_per_w))
+        if key not in own:
+            own[key] = die_groups(m, p)
+        m.die_cache = (p, own[key])
     p, groups = m.die_cache
     cv = m.curves
     d, b, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (demand_tok_s, it_budget_w, gpu_scale)))
