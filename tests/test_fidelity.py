@@ -108,13 +108,16 @@ def test_request_consolidates_load_at_the_lowest_clock():
     requests to the share of replicas the frontier loads and adjusts it on the measured power: measured
     2026-12-03, tokens -0.7 % and facility -0.4 % against fluid, 60 s of 1,200 over the contract by at most
     0.11 % (the first ticks' scatter); 2026-12-04 (the rules of docs/engine.md "At the lowest clock"): -0.57 %,
-    -0.37 %, 30 s, +0.04 %."""
+    -0.37 %, 30 s, +0.04 %; re-measured in session 54: tokens -0.45 %, facility -0.19 %, 80 s (8 ticks) over by at
+    most +0.121 % (00:12:10, its saturated batches serving 12 % more tokens than the tick before; 00:15:10 +43 %):
+    draws past the trim's margin (twice the measured tick-to-tick scatter), the consolidated share walked down only
+    after such a tick (docs/engine.md, "The contract at either fidelity"). Band: that excess and +0.03 points."""
     over = {"workload.arrivals.rate": "1600 req/s", "facility.interconnect": "280 kW", "racks.0.count": 16}
     res_r, req = _run("request", **over)
     res_f, flu = _run("fluid", **over)
     assert np.all(res_f.timeseries["mean_clock"] <= res_f.timeseries["mean_clock"].min() + 1e-9)  # lowest clock
     ts = res_r.timeseries
-    assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.002
+    assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.0015
     assert req["facility_w"] == pytest.approx(flu["facility_w"], rel=0.01)
     assert req["thr"] == pytest.approx(flu["thr"], rel=0.02)
     assert res_r.report["consolidation_s"] == {"r": pytest.approx(1200.0)}  # every tick (the report says so)

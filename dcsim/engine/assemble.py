@@ -1015,9 +1015,13 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         return f"{w} ({p:+.2g} %)" if abs(p) < 10 else f"{w} ({p:+,.0f} %)"
 
     def _over(drawn, limit, slack_w: float = 0.0) -> tuple[np.ndarray, int]:
-        # the ticks ``drawn`` is over ``limit`` (a relative 1e-9 and ``slack_w`` allowed) and the worst one's index
+        # the ticks ``drawn`` is over ``limit`` (a relative 1e-9 and ``slack_w`` allowed) and the worst one's index:
+        # the largest drawn / limit (a limit of 0 W: infinitely over), as report.json interconnect_max_excess_fraction
+        # reads it (until session 54 the largest excess in W, which under a moving cap named a tick smaller in share)
         over = np.asarray(drawn > limit * (1 + 1e-9) + slack_w)
-        return over, int(np.argmax(np.where(over, drawn - limit, -np.inf)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(np.asarray(limit) > 0, drawn / np.where(np.asarray(limit) > 0, limit, 1.0), np.inf)
+        return over, int(np.argmax(np.where(over, share, -np.inf)))
 
     meter = ts.get("meter_power_w", ts["facility_power_w"])
     over, i = _over(meter, ts["interconnect_w"])
@@ -1035,12 +1039,19 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                    f"; more than the request lanes' documented per-tick scatter (+{100 * CONTRACT_SCATTER_BAND:g} %)")
             if i == 0:
                 why += ", on the run's first tick, before any draw was measured"
+            if max_excess > CONTRACT_SCATTER_BAND:
+                # the known cause past the scatter: a pool whose frontier point at the lowest clock loads a fraction
+                # of a replica, which whole replicas cannot realise (the 26 kW and 7 kW halls; its own warning below)
+                why += "".join(f"; the known cause: pool {fr['pool']}'s frontier point at the lowest clock loads "
+                               f"{fr['frontier_replicas']:.2f} of its {fr['replicas']} replicas, a fraction of a "
+                               "replica whole replicas cannot realise"
+                               for fr in (serving or {}).get("_fractional", [])[:1])
             why += " (docs/engine.md)"
         warnings.append(f"the facility drew more than its interconnect for {fmt_duration(exceeded_s)} of "
                         f"{fmt_duration(duration)} (at most {_excess(meter[i], ts['interconnect_w'][i])} over: "
                         f"{float(meter[i]) / 1e3:,.1f} kW at the meter against the "
                         f"{float(ts['interconnect_w'][i]) / 1e3:,.1f} kW cap in force at {at(ts['t_s'][i])}; "
-                        f"controller.policy {sc.controller.policy}{why}; report.json interconnect_max_excess)")
+                        f"controller.policy {sc.controller.policy}{why}; report.json interconnect_max_excess_fraction)")
     # the plant's capacity: without thermal masses (whose stored heat is the model's answer) a tick whose IT heat
     # exceeds what the plant can reject is a physically impossible steady state; policy none (never caps) and
     # request or hybrid overshoot can produce it: counted and warned, as the interconnect is
@@ -1172,7 +1183,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=exceeded_s,
-        interconnect_max_excess=max_excess,
+        interconnect_max_excess_fraction=max_excess,
         cooling_exceeded_s=cooling_exceeded_s,
         delivery_exceeded_s=delivery_exceeded_s,
         # output tokens, from the recorded ticks (consistent for partial runs)

@@ -266,10 +266,11 @@ class RunReport:
     replicas: int
     interconnect_w: float
     interconnect_exceeded_s: float
-    #: the largest excess of the meter over the cap in force, as a fraction of that cap (0 when never over): request
+    #: the largest excess of the meter over the cap in force, max(meter / cap - 1) over the ticks over, a fraction of
+    #: that cap (0 when never over; the worst tick picked by that fraction, dcsim.engine.assemble): request
     #: and hybrid fidelity's per-tick scatter past the trim's margin, at most +0.1 % (docs/engine.md, "The contract at
     #: either fidelity")
-    interconnect_max_excess: float
+    interconnect_max_excess_fraction: float
     cooling_exceeded_s: float
     #: time the site drew through a power-chain element over its rating: the facility over a given
     #: ``power_chain.transformer_rating`` or IT over what the UPS rating carries (policy none; docs/report.md)
