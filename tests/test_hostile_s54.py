@@ -356,3 +356,18 @@ def test_a_run_whose_report_holds_a_negative_energy_is_stopped(tmp_path, monkeyp
         check_invariants(rep, ts)
     rep["energy_j"]["gpu"] = 1.0
     check_invariants(rep, ts)
+
+
+def test_a_curtailment_to_nothing_reports_no_fraction_of_a_zero_cap(tmp_path, capsys):
+    """grid-flex with a 100 % curtailment: the cap in force is 0 W, the idle fleet still draws; the run simulated to the
+    end and then stopped with "internal error: InvariantError: non-finite result at interconnect_max_excess" (exit 70,
+    the review of 2026-12-06). Now it finishes: the field is null (no fraction of 0 W) and the warning says so."""
+    out = tmp_path / "out"
+    code, err = _cli(capsys, "run", ROOT / "scenarios" / "grid-flex.yaml", "--set", "duration=3 h",
+                     "--set", "grid.curtailment.events.0.start=1 h", "--set", "grid.curtailment.events.0.depth=100%",
+                     "--out", out, "-q", "--no-plots")
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["interconnect_max_excess_fraction"] is None
+    assert report["interconnect_exceeded_s"] > 0
+    assert "against a limit of 0 W" in err, err

@@ -1028,18 +1028,20 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     exceeded_s = float(np.count_nonzero(over) * dt)
     max_excess = 0.0
     if exceeded_s > 0:  # the worst excess, against the cap in force then (a curtailed cap, not the contract)
-        max_excess = float(meter[i] / ts["interconnect_w"][i] - 1.0) if ts["interconnect_w"][i] > 0 else math.inf
+        # a cap of 0 W in force (a curtailment to nothing): no fraction of it exists; null in report.json, the
+        # warning below says "against a limit of 0 W" (it was inf and stopped the finished run at the invariants)
+        max_excess = float(meter[i] / ts["interconnect_w"][i] - 1.0) if ts["interconnect_w"][i] > 0 else None
         # what it is: at request or hybrid fidelity a capped tick's draw scatters past the trim's margin by at most
         # SCATTER_BAND (docs/engine.md, "The contract at either fidelity"); the run's first tick, before anything is
         # measured, is named; anything larger is not that scatter
         why = ""
         if sc.fidelity != "fluid" and sc.controller.policy != "none":
             why = ("; the per-tick scatter of the request lanes' draw past their trim's margin, documented at most "
-                   f"+{100 * CONTRACT_SCATTER_BAND:g} %" if max_excess <= CONTRACT_SCATTER_BAND else
+                   f"+{100 * CONTRACT_SCATTER_BAND:g} %" if max_excess is not None and max_excess <= CONTRACT_SCATTER_BAND else
                    f"; more than the request lanes' documented per-tick scatter (+{100 * CONTRACT_SCATTER_BAND:g} %)")
             if i == 0:
                 why += ", on the run's first tick, before any draw was measured"
-            if max_excess > CONTRACT_SCATTER_BAND:
+            if max_excess is None or max_excess > CONTRACT_SCATTER_BAND:
                 # the known cause past the scatter: a pool whose frontier point at the lowest clock loads a fraction
                 # of a replica, which whole replicas cannot realise (the 26 kW and 7 kW halls; its own warning below)
                 why += "".join(f"; the known cause: pool {fr['pool']}'s frontier point at the lowest clock loads "

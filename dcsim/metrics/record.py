@@ -270,7 +270,7 @@ class RunReport:
     #: that cap (0 when never over; the worst tick picked by that fraction, dcsim.engine.assemble): request
     #: and hybrid fidelity's per-tick scatter past the trim's margin, at most +0.1 % (docs/engine.md, "The contract at
     #: either fidelity")
-    interconnect_max_excess_fraction: float
+    interconnect_max_excess_fraction: float | None  # None: the worst tick's cap in force was 0 W
     cooling_exceeded_s: float
     #: time the site drew through a power-chain element over its rating: the facility over a given
     #: ``power_chain.transformer_rating`` or IT over what the UPS rating carries (policy none; docs/report.md)
