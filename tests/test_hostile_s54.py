@@ -340,9 +340,37 @@ def test_a_negative_energy_anywhere_in_an_energy_block_is_found():
            "flexibility": {"energy_change_j": -3.0}, "annual": {"energy_j": {"facility": 1.0}}}
     assert negative_energy_paths(rep) == ["energy_j.cooling", "pools.0.energy_j.gpu"]
     assert negative_energy_paths({"energy_j": {"it": -1e-9}}) == []  # rounding
+    # a fault row's and the flexibility block's energies drawn (review of session 54: not under an energy_j block)
+    rep = {"faults": [{"energy_j": -1.0, "baseline_energy_j": -2.0, "energy_change_j": -3.0}],
+           "flexibility": {"baseline": {"energy_facility_j": -4.0, "storage_drawdown_j": -5.0}}}
+    assert negative_energy_paths(rep) == ["faults.0.energy_j", "faults.0.baseline_energy_j",
+                                          "flexibility.baseline.energy_facility_j"]
 
 
-def test_a_run_whose_report_holds_a_negative_energy_is_stopped(tmp_path, monkeypatch):
+def test_a_negative_energy_in_a_fault_row_stops_the_run(tmp_path, monkeypatch):
+    """The fault rows are added after each simulated run's invariants were checked (run_models): dcsim.run checks
+    the finished report again. Failed before: the run returned with faults.0.energy_j = -1 J."""
+    import importlib
+
+    import dcsim
+    from dcsim.engine.invariants import InvariantError
+
+    engine_run = importlib.import_module("dcsim.engine.run")  # the module (dcsim.engine.run is also the function)
+    real = engine_run.fault_costs
+
+    def negative(*a, **k):
+        rows = real(*a, **k)
+        rows[0]["energy_j"] = -1.0
+        return rows
+
+    monkeypatch.setattr(engine_run, "fault_costs", negative)
+    sc = _scenario(tmp_path, "controller:", "faults:\n  - kind: cooling_failure\n    start: 10 min\n"
+                                            "    duration: 20 min\n    capacity_loss: 50%\ncontroller:")
+    with pytest.raises(InvariantError, match=r"negative energy at faults\.0\.energy_j"):
+        dcsim.run(sc)
+
+
+def test_a_run_whose_report_holds_a_negative_energy_is_stopped():
     """check_invariants caught negative powers in the timeseries and non-finite figures, but no negative energy in
     the report itself (the brief's third requirement): a negative energy_j figure now stops the run as a bug."""
     import numpy as np
