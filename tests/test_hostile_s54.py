@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,17 @@ def test_a_sweep_parameter_with_a_wrong_bound_is_named(tmp_path, capsys, param, 
     code, err = _cli(capsys, "sweep", p, "--no-cache", "-q", "--out", tmp_path / "out")
     assert code == 2 and str(p) in err and "facility.interconnect" in err and why in err, err
     assert "bounds must share one unit" not in err or "1 h" in err
+
+
+def test_a_sweep_point_past_a_field_bound_is_named_by_a_short_excerpt(tmp_path, capsys):
+    """docs/limits.md: a message quotes at most 60-300 characters of any input. Failed before: the header of the
+    refused point quoted all 301 digits of its value ("sweep point 1 {'racks.0.count': 1000000000000000052...}")."""
+    _scenario(tmp_path, name="base.yaml")
+    p = tmp_path / "sw.yaml"
+    p.write_text("name: sw\nbase: base.yaml\nparameters:\n  racks.0.count: {range: [1, 1e300], steps: 2, integer: true}\n")
+    code, err = _cli(capsys, "sweep", p, "--no-cache", "-q", "--out", tmp_path / "out")
+    assert code == 2 and "sweep point 1" in err and "racks" in err and "integer of 301 digits" in err, err
+    assert not re.search(r"\d{41}", err), err  # no number quoted past 40 digits (excerpt's bound)
 
 
 @pytest.mark.parametrize("flag, value", [("--workers", "0"), ("--workers", "-1"), ("--scheduler", "not a url")])
