@@ -396,3 +396,60 @@ def test_a_run_whose_report_holds_a_negative_energy_is_stopped():
         check_invariants(rep, ts)
     rep["energy_j"]["gpu"] = 1.0
     check_invariants(rep, ts)
+
+
+# ------------------------------------------------------------------ calibrate and compare
+
+_CAL_HEAD = "kind,gpu,n_gpus,model,precision,max_num_seqs,batch,mean_in,mean_out,output_tok_s,gpu_power_w,median_itl_ms"
+#: five H100 Llama-3.1-70B TP4 load rows of the shipped ML.ENERGY file (dcsim/data/measurements), trimmed columns
+_CAL_ROWS = ["load,H100-SXM,4,llama-3.1-70b,bf16,8,7.987,634.0,349.99,469.69,1765.43,16.573",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,16,15.954,634.0,354.42,862.65,1803.81,17.697",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,32,31.876,634.0,350.57,1486.67,1794.22,20.047",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,64,63.791,634.0,351.96,2510.51,2001.5,22.432",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,96,95.725,634.0,357.47,3244.34,2101.55,25.356"]
+
+
+def _cal_csv(tmp_path, rows, name="m.csv") -> Path:
+    p = tmp_path / name
+    p.write_text("\n".join([_CAL_HEAD] + rows) + "\n")
+    return p
+
+
+# all held already (the review of session 54): pinned
+@pytest.mark.parametrize("rows, flags, words", [
+    ([], (), "no load or request rows"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "nan")], (), ":3: column 'output_tok_s': must be a finite number > 0"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "-862.65")], (), ":3: column 'output_tok_s'"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "1e400")], (), ":3: column 'output_tok_s'"),
+    (_CAL_ROWS[:1], (), "refusing an under-determined fit"),
+    (_CAL_ROWS, ("--tp", "0"), "argument --tp: must be at least 1"),
+    (_CAL_ROWS, ("--gamma", "nan"), "argument --gamma: must be in [1, 5]"),
+])
+def test_a_hostile_calibrate_input_is_refused_naming_it(tmp_path, capsys, rows, flags, words):
+    p = _cal_csv(tmp_path, rows)
+    code, err = _cli(capsys, "calibrate", p, *flags)
+    assert code == 2 and words in err, err
+    if ":3:" in words:
+        assert str(p) in err, err
+
+
+def test_calibrate_predict_with_a_missing_profile_names_it(tmp_path, capsys):
+    code, err = _cli(capsys, "calibrate", _cal_csv(tmp_path, _CAL_ROWS), "--predict", "--profile",
+                     tmp_path / "none.yaml")
+    assert code == 2 and f"profile '{tmp_path / 'none.yaml'}'" in err and "nor a file" in err, err
+
+
+def test_compare_names_a_missing_folder(tmp_path, capsys):
+    code, err = _cli(capsys, "compare", tmp_path / "nothing", tmp_path / "nothing2", "--no-plots")
+    assert code == 2 and f"{tmp_path / 'nothing'}: no report.json" in err, err
+
+
+def test_calibrate_reads_a_row_kind_in_any_letter_case(tmp_path):
+    """docs/node.md: `kind` is read in any letter case (decided in the review of session 54: accepted, not refused).
+    The fit of LOAD / Load rows is the fit of the same rows in lower case."""
+    from dcsim.node.calibrate import calibrate
+
+    lower = calibrate([_cal_csv(tmp_path, _CAL_ROWS, "lower.csv")])
+    upper = calibrate([_cal_csv(tmp_path, ["LOAD" + _CAL_ROWS[0][4:], "Load" + _CAL_ROWS[1][4:]] + _CAL_ROWS[2:],
+                                "upper.csv")])
+    assert upper["params"] == lower["params"]
