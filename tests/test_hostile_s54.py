@@ -90,7 +90,8 @@ def _report_problems(out: Path) -> list[str]:
         elif isinstance(x, (int, float)) and not isinstance(x, bool):
             if not math.isfinite(x):
                 bad.append(path)
-            elif x < -1e-6 and (".energy_j." in path + "." or path.endswith("_power_w")):
+            # an energy_j block's figure, or one of a power block's (peak_power_w.it, facility_power_w.mean, ...)
+            elif x < -1e-6 and (".energy_j." in path + "." or "_power_w." in path + "."):
                 bad.append(f"{path}={x}")
 
     walk(json.loads(text), "")
