@@ -355,9 +355,10 @@ def test_a_negative_energy_anywhere_in_an_energy_block_is_found():
     assert negative_energy_paths({"energy_j": {"it": -1e-9}}) == []  # rounding
     # a fault row's and the flexibility block's energies drawn (review of session 54: not under an energy_j block)
     rep = {"faults": [{"energy_j": -1.0, "baseline_energy_j": -2.0, "energy_change_j": -3.0}],
-           "flexibility": {"baseline": {"energy_facility_j": -4.0, "storage_drawdown_j": -5.0}}}
+           "flexibility": {"without": {"energy_facility_j": -4.0, "storage_drawdown_j": -5.0},
+                           "change": {"energy_facility_j": -6.0}}}
     assert negative_energy_paths(rep) == ["faults.0.energy_j", "faults.0.baseline_energy_j",
-                                          "flexibility.baseline.energy_facility_j"]
+                                          "flexibility.without.energy_facility_j"]
 
 
 def test_a_negative_energy_in_a_fault_row_stops_the_run(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ ENERGY_KEYS = frozenset({"energy_j", "baseline_energy_j", "energy_facility_j"})
 def negative_energy_paths(report: dict, tol_j: float = 1e-6) -> list[str]:
     """The dotted paths of ``report``'s energies below zero (``-tol_j`` for rounding): every number under a key of
     :data:`ENERGY_KEYS`, at any depth (the run's, each pool's, the annual block's, each fault row's, the flexibility
-    block's). An energy drawn is never negative;
+    block's ``with`` and ``without``; never inside a ``change`` block of differences). An energy drawn is never negative;
     the timeseries' powers are checked column by column, and until 2026-12-06 nothing checked the report's sums
     themselves (the hostile-input pass of session 54). A change of energy (``energy_change_j``) may be negative and is
     not under an ``energy_j`` key."""
@@ -33,6 +33,8 @@ def negative_energy_paths(report: dict, tol_j: float = 1e-6) -> list[str]:
     def walk(x, path: str, inside: bool) -> None:
         if isinstance(x, dict):
             for k, v in x.items():
+                if k == "change":  # a block of differences (flexibility.change: with − without), any sign
+                    continue
                 walk(v, f"{path}.{k}" if path else str(k), inside or k in ENERGY_KEYS)
         elif isinstance(x, (list, tuple)):
             for i, v in enumerate(x):
