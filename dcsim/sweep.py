@@ -544,6 +544,15 @@ def expand(spec: SweepSpec | dict | str | Path, base_seed: int = 0) -> list[dict
 
 # --------------------------------------------------------------------------- running one point
 
+def point_label(overrides: dict) -> str:
+    """A sweep point's overrides as messages quote them: ``{'path': value, ...}`` with each value a short excerpt
+    (:func:`dcsim.units.excerpt`: 60 characters, an integer of more than 40 digits by its length) and the whole at
+    most 300 characters (docs/limits.md). Until 2026-12-06 the dict itself was printed: ``{range: [1, 1e300],
+    integer: true}``'s second point quoted a 301-digit number."""
+    text = "{" + ", ".join(f"{excerpt(str(k), 80)}: {excerpt(v, 60)}" for k, v in overrides.items()) + "}"
+    return excerpt(text, 300, quote=False)
+
+
 def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
     """Run the base scenario ``raw`` (a dict) with ``overrides``; return its report (JSON-safe) and wall time, s.
 
@@ -560,11 +569,11 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
         sc = load_scenario(raw, overrides=overrides, base_dir=base_dir)
         res = run(sc)
         if res.report.get("partial"):  # Ctrl-C stopped the run at a tick: never cache half a point
-            raise KeyboardInterrupt(f"sweep point {overrides} interrupted")
+            raise KeyboardInterrupt(f"sweep point {point_label(overrides)} interrupted")
     except ScenarioError as e:  # this point's scenario is refused: a result of the sweep, not a crash
         return {"error": [[str(f), str(r)] for f, r in e.errors], "wall_s": time.perf_counter() - t0}
     except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
-        raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
+        raise RuntimeError(f"sweep point {point_label(overrides)}: {type(e).__name__}: {e}") from None
     return {"report": plain(res.report, nonfinite="keep"), "wall_s": time.perf_counter() - t0}
 
 
@@ -1033,7 +1042,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
             try:
                 sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
             except ScenarioError as e:
-                raise ScenarioError(f"{spec._label}: sweep point {i} {ov}", e.errors) from None
+                raise ScenarioError(f"{spec._label}: sweep point {i} {point_label(ov)}", e.errors) from None
             if sc0 is None:
                 sc0 = sc
             h = scenario_hash(sc)

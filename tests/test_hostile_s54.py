@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,8 @@ def _report_problems(out: Path) -> list[str]:
         elif isinstance(x, (int, float)) and not isinstance(x, bool):
             if not math.isfinite(x):
                 bad.append(path)
-            elif x < -1e-6 and (".energy_j." in path + "." or path.endswith("_power_w")):
+            # an energy_j block's figure, or one of a power block's (peak_power_w.it, facility_power_w.mean, ...)
+            elif x < -1e-6 and (".energy_j." in path + "." or "_power_w." in path + "."):
                 bad.append(f"{path}={x}")
 
     walk(json.loads(text), "")
@@ -200,6 +202,17 @@ def test_a_sweep_parameter_with_a_wrong_bound_is_named(tmp_path, capsys, param, 
     code, err = _cli(capsys, "sweep", p, "--no-cache", "-q", "--out", tmp_path / "out")
     assert code == 2 and str(p) in err and "facility.interconnect" in err and why in err, err
     assert "bounds must share one unit" not in err or "1 h" in err
+
+
+def test_a_sweep_point_past_a_field_bound_is_named_by_a_short_excerpt(tmp_path, capsys):
+    """docs/limits.md: a message quotes at most 60-300 characters of any input. Failed before: the header of the
+    refused point quoted all 301 digits of its value ("sweep point 1 {'racks.0.count': 1000000000000000052...}")."""
+    _scenario(tmp_path, name="base.yaml")
+    p = tmp_path / "sw.yaml"
+    p.write_text("name: sw\nbase: base.yaml\nparameters:\n  racks.0.count: {range: [1, 1e300], steps: 2, integer: true}\n")
+    code, err = _cli(capsys, "sweep", p, "--no-cache", "-q", "--out", tmp_path / "out")
+    assert code == 2 and "sweep point 1" in err and "racks" in err and "integer of 301 digits" in err, err
+    assert not re.search(r"\d{41}", err), err  # no number quoted past 40 digits (excerpt's bound)
 
 
 @pytest.mark.parametrize("flag, value", [("--workers", "0"), ("--workers", "-1"), ("--scheduler", "not a url")])
@@ -340,9 +353,38 @@ def test_a_negative_energy_anywhere_in_an_energy_block_is_found():
            "flexibility": {"energy_change_j": -3.0}, "annual": {"energy_j": {"facility": 1.0}}}
     assert negative_energy_paths(rep) == ["energy_j.cooling", "pools.0.energy_j.gpu"]
     assert negative_energy_paths({"energy_j": {"it": -1e-9}}) == []  # rounding
+    # a fault row's and the flexibility block's energies drawn (review of session 54: not under an energy_j block)
+    rep = {"faults": [{"energy_j": -1.0, "baseline_energy_j": -2.0, "energy_change_j": -3.0}],
+           "flexibility": {"without": {"energy_facility_j": -4.0, "storage_drawdown_j": -5.0},
+                           "change": {"energy_facility_j": -6.0}}}
+    assert negative_energy_paths(rep) == ["faults.0.energy_j", "faults.0.baseline_energy_j",
+                                          "flexibility.without.energy_facility_j"]
 
 
-def test_a_run_whose_report_holds_a_negative_energy_is_stopped(tmp_path, monkeypatch):
+def test_a_negative_energy_in_a_fault_row_stops_the_run(tmp_path, monkeypatch):
+    """The fault rows are added after each simulated run's invariants were checked (run_models): dcsim.run checks
+    the finished report again. Failed before: the run returned with faults.0.energy_j = -1 J."""
+    import importlib
+
+    import dcsim
+    from dcsim.engine.invariants import InvariantError
+
+    engine_run = importlib.import_module("dcsim.engine.run")  # the module (dcsim.engine.run is also the function)
+    real = engine_run.fault_costs
+
+    def negative(*a, **k):
+        rows = real(*a, **k)
+        rows[0]["energy_j"] = -1.0
+        return rows
+
+    monkeypatch.setattr(engine_run, "fault_costs", negative)
+    sc = _scenario(tmp_path, "controller:", "faults:\n  - kind: cooling_failure\n    start: 10 min\n"
+                                            "    duration: 20 min\n    capacity_loss: 50%\ncontroller:")
+    with pytest.raises(InvariantError, match=r"negative energy at faults\.0\.energy_j"):
+        dcsim.run(sc)
+
+
+def test_a_run_whose_report_holds_a_negative_energy_is_stopped():
     """check_invariants caught negative powers in the timeseries and non-finite figures, but no negative energy in
     the report itself (the brief's third requirement): a negative energy_j figure now stops the run as a bug."""
     import numpy as np
@@ -371,3 +413,60 @@ def test_a_curtailment_to_nothing_reports_no_fraction_of_a_zero_cap(tmp_path, ca
     assert report["interconnect_max_excess_fraction"] is None
     assert report["interconnect_exceeded_s"] > 0
     assert "against a limit of 0 W" in err, err
+
+
+# ------------------------------------------------------------------ calibrate and compare
+
+_CAL_HEAD = "kind,gpu,n_gpus,model,precision,max_num_seqs,batch,mean_in,mean_out,output_tok_s,gpu_power_w,median_itl_ms"
+#: five H100 Llama-3.1-70B TP4 load rows of the shipped ML.ENERGY file (dcsim/data/measurements), trimmed columns
+_CAL_ROWS = ["load,H100-SXM,4,llama-3.1-70b,bf16,8,7.987,634.0,349.99,469.69,1765.43,16.573",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,16,15.954,634.0,354.42,862.65,1803.81,17.697",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,32,31.876,634.0,350.57,1486.67,1794.22,20.047",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,64,63.791,634.0,351.96,2510.51,2001.5,22.432",
+             "load,H100-SXM,4,llama-3.1-70b,bf16,96,95.725,634.0,357.47,3244.34,2101.55,25.356"]
+
+
+def _cal_csv(tmp_path, rows, name="m.csv") -> Path:
+    p = tmp_path / name
+    p.write_text("\n".join([_CAL_HEAD] + rows) + "\n")
+    return p
+
+
+# all held already (the review of session 54): pinned
+@pytest.mark.parametrize("rows, flags, words", [
+    ([], (), "no load or request rows"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "nan")], (), ":3: column 'output_tok_s': must be a finite number > 0"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "-862.65")], (), ":3: column 'output_tok_s'"),
+    ([_CAL_ROWS[0], _CAL_ROWS[1].replace("862.65", "1e400")], (), ":3: column 'output_tok_s'"),
+    (_CAL_ROWS[:1], (), "refusing an under-determined fit"),
+    (_CAL_ROWS, ("--tp", "0"), "argument --tp: must be at least 1"),
+    (_CAL_ROWS, ("--gamma", "nan"), "argument --gamma: must be in [1, 5]"),
+])
+def test_a_hostile_calibrate_input_is_refused_naming_it(tmp_path, capsys, rows, flags, words):
+    p = _cal_csv(tmp_path, rows)
+    code, err = _cli(capsys, "calibrate", p, *flags)
+    assert code == 2 and words in err, err
+    if ":3:" in words:
+        assert str(p) in err, err
+
+
+def test_calibrate_predict_with_a_missing_profile_names_it(tmp_path, capsys):
+    code, err = _cli(capsys, "calibrate", _cal_csv(tmp_path, _CAL_ROWS), "--predict", "--profile",
+                     tmp_path / "none.yaml")
+    assert code == 2 and f"profile '{tmp_path / 'none.yaml'}'" in err and "nor a file" in err, err
+
+
+def test_compare_names_a_missing_folder(tmp_path, capsys):
+    code, err = _cli(capsys, "compare", tmp_path / "nothing", tmp_path / "nothing2", "--no-plots")
+    assert code == 2 and f"{tmp_path / 'nothing'}: no report.json" in err, err
+
+
+def test_calibrate_reads_a_row_kind_in_any_letter_case(tmp_path):
+    """docs/node.md: `kind` is read in any letter case (decided in the review of session 54: accepted, not refused).
+    The fit of LOAD / Load rows is the fit of the same rows in lower case."""
+    from dcsim.node.calibrate import calibrate
+
+    lower = calibrate([_cal_csv(tmp_path, _CAL_ROWS, "lower.csv")])
+    upper = calibrate([_cal_csv(tmp_path, ["LOAD" + _CAL_ROWS[0][4:], "Load" + _CAL_ROWS[1][4:]] + _CAL_ROWS[2:],
+                                "upper.csv")])
+    assert upper["params"] == lower["params"]

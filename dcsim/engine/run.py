@@ -18,7 +18,7 @@ from dcsim.argcheck import check_run_args
 from dcsim.engine.assemble import assemble_report, deferred_on_time_tok_s, goodput_fluid, interactive_view
 from dcsim.engine.build import Models, build_models
 from dcsim.engine.flex import cooling_failure_times
-from dcsim.engine.invariants import InvariantError, check_invariants
+from dcsim.engine.invariants import InvariantError, check_invariants, check_report_energy
 from dcsim.engine.loop import simulate
 from dcsim.engine.preflight import preflight
 from dcsim.engine.requests import RequestEngine
@@ -55,6 +55,7 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     if has_flexibility(sc) and not res.record.partial:  # issue 18: the same run without storage / deferrable work
         _stage(progress, "the same run without storage or deferrable work (the flexibility baseline)")
         res = add_flexibility_baseline(sc, res, run_models, classes=pre.models.workload.classes)
+    check_report_energy(res.report)  # the finished report: the fault rows and the flexibility block too
     if sc.expect:  # the scenario's own claims, checked on the finished report (not on a window of its run)
         skip, written_for = sc.claims_not_checked()
         res.record.expect = check_expectations(res.report, sc.expect, not_checked=skip, written_for=written_for)
