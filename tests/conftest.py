@@ -157,6 +157,21 @@ def transferred_scenario() -> dict:
     return sc
 
 
+def cli_refusal(capsys, *argv) -> tuple:
+    """Run the CLI in-process and return ``(exit code, stderr)``; an argparse refusal (SystemExit) is an exit code
+    like any other, and no input, however hostile, may print a traceback or "internal error" (the hostile-input
+    tests' one rule)."""
+    from dcsim.cli import main as cli_main
+
+    try:
+        code = cli_main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's refusal of an argument
+        code = e.code
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "internal error" not in out.err, out.err
+    return code, out.err
+
+
 def squash(text: str) -> str:
     """``text`` with every run of whitespace (a line break of the terminal's wrapping included) as one space: what a
     test searches the summary, a plan answer or compare's text for, wherever the terminal view breaks its lines."""

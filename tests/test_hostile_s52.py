@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dcsim.cli import main as cli_main
 from dcsim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,13 +20,9 @@ SWEEP = ROOT / "scenarios" / "sweeps" / "outdoor_temperature.yaml"
 
 
 def _cli(capsys, *argv):
-    try:
-        code = cli_main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's refusal of an argument
-        code = e.code
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err, out.err
-    return code, out.err
+    from conftest import cli_refusal
+
+    return cli_refusal(capsys, *argv)
 
 
 # ------------------------------------------------------------------ numpy numbers in the Python API
