@@ -333,8 +333,8 @@ def test_a_saturated_kv_bound_pools_tpot_tail_agrees_with_request_fidelity_over_
     """mixed-fleet 14:00-15:00: the reasoning pool (KV-bound, ~7,000-token answers) saturated from 14:00 at clock 0.57.
     Request fidelity's replicas fill their KV cache over the spell and then preempt by recompute: TPOT p99 91.4 ms.
     Until 2026-12-06 the estimate sampled every saturated tick from the spell's first minutes (52.6 ms, -42 %); now
-    each tick is sampled at its age in the spell (82.4 ms, -10 %, within the 25 % band docs/slo.md quotes), and the
-    p50 stays within 5 % (50.0 against 49.6 ms). Request fidelity ~3-10 min wall."""
+    each tick is sampled at its age in the spell (102.6 ms, +12 %, within the 25 % band docs/slo.md quotes; seeds 1-2
+    87.5 and 82.8 ms), and the p50 stays within 5 % (50.8 against 49.6 ms). Request fidelity ~3-10 min wall."""
     over = {"duration": "60 min", "start": "2026-07-15T14:00", "expect": {}}
     fl = dcsim.run(SCENARIO, overrides=over).report["serving"]["per_class"]["reasoning"]["latency_s"]["tpot"]
     rq = dcsim.run(SCENARIO, overrides=dict(over, fidelity="request")).report["serving"]["per_class"]["reasoning"][
