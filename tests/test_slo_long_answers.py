@@ -285,9 +285,9 @@ def test_spell_sample_age_is_the_bin_of_the_spell_capped_at_the_settled_age():
     times (an older spell reads the settled sample); no fill time known reads the youngest bin."""
     b = se.SPELL_AGE_BIN_S
     spell = np.array([0.0, 0.5 * b, b, 1.5 * b, 3.2 * b, 50.0 * b])
-    fill = 2.0 * b  # settled from SPELL_MAX_FILL x 2 bins
+    fill = 3.0 * b  # settled from SPELL_MAX_FILL x 3 bins (4 bins at the sourced 1.4)
     age = se.spell_sample_age_s(spell, fill)
-    assert age.tolist() == [0.0, 0.0, b, b, 3.0 * b, math.floor(se.SPELL_MAX_FILL * 2.0) * b]
+    assert age.tolist() == [0.0, 0.0, b, b, 3.0 * b, math.floor(se.SPELL_MAX_FILL * 3.0) * b]
     assert np.all(np.diff(se.spell_sample_age_s(np.linspace(0, 100 * b, 1001), fill)) >= 0.0)
     assert se.spell_sample_age_s(np.array([5.0 * b]), np.nan).tolist() == [0.0]
     assert se.spell_sample_age_s(np.array([5.0 * b]), 10.0 * b, max_fill=0.25).tolist() == [2.0 * b]
@@ -316,11 +316,15 @@ def test_a_saturated_spell_of_kv_bound_replicas_stalls_its_later_requests():
     fins = se._simulate_spell(sv, classes, k, 8, 1.0, 70.0, 4.0 * fill, np.random.default_rng(0))
     young = se._window_samples(fins, 0.0, se.SPELL_AGE_BIN_S, 1)[0][1]
     old = se._window_samples(fins, 2.0 * fill, 4.0 * fill, 1)[0][1]
-    assert young.size >= 300 and old.size >= 300
     assert np.nanpercentile(old, 99) > 1.5 * np.nanpercentile(young, 99)
     assert 1.0 < np.nanpercentile(old, 50) / np.nanpercentile(young, 50) < 1.5
     from dcsim.serving.replica import FinishedBatch
     fb = FinishedBatch.concat([f for f in fins if len(f)])
+    # the young window's requests all served (none waits out the hold before the cache fills), at the offered rate:
+    # SPELL_OFFER x the 8 replicas' saturation throughput in requests/s (Poisson over 600 s: +-3 sigma ~ 9 %)
+    sat = se.CALIBRATION.eta * float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k]) * float(sv.thr[k, -1])
+    offered = se.SPELL_OFFER * 8 * sat / classes[0].mean_out * se.SPELL_AGE_BIN_S
+    assert abs(np.count_nonzero(fb.t_arrival < se.SPELL_AGE_BIN_S) / offered - 1.0) < 0.1
     assert float(np.max(fb.queue_delay_s)) <= 70.0 + 1.0
 
 
@@ -329,8 +333,8 @@ def test_a_saturated_kv_bound_pools_tpot_tail_agrees_with_request_fidelity_over_
     """mixed-fleet 14:00-15:00: the reasoning pool (KV-bound, ~7,000-token answers) saturated from 14:00 at clock 0.57.
     Request fidelity's replicas fill their KV cache over the spell and then preempt by recompute: TPOT p99 91.4 ms.
     Until 2026-12-06 the estimate sampled every saturated tick from the spell's first minutes (52.6 ms, -42 %); now
-    each tick is sampled at its age in the spell (82.4 ms, -10 %, within the 25 % band docs/slo.md quotes), and the
-    p50 stays within 5 % (50.0 against 49.6 ms). Request fidelity ~3-10 min wall."""
+    each tick is sampled at its age in the spell (102.6 ms, +12 %, within the 25 % band docs/slo.md quotes; seeds 1-2
+    87.5 and 82.8 ms), and the p50 stays within 5 % (50.8 against 49.6 ms). Request fidelity ~3-10 min wall."""
     over = {"duration": "60 min", "start": "2026-07-15T14:00", "expect": {}}
     fl = dcsim.run(SCENARIO, overrides=over).report["serving"]["per_class"]["reasoning"]["latency_s"]["tpot"]
     rq = dcsim.run(SCENARIO, overrides=dict(over, fidelity="request")).report["serving"]["per_class"]["reasoning"][

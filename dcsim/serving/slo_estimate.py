@@ -889,11 +889,13 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         if not np.any(busy):
             continue
         uk, inv = _unique_rows(np.stack([lvl, rb, wb, cb, age_b, hb], axis=1)[busy])
-        # each spell simulated once, to the oldest age its ticks sample
+        # each spell simulated once per group, to the oldest age the group's ticks sample (keyed by the group: a spell
+        # shared with an earlier group was simulated to that group's horizon only, and a later group's older age read
+        # an empty window, its requests dropped, until 2026-12-06)
         horizon: dict = {}
         for kk, ab, hh in zip(uk[:, 0], uk[:, 4], uk[:, 5]):
             if ab > 0:
-                skey = (id(sv), int(kk), int(hh))
+                skey = (g_idx, id(sv), int(kk), int(hh))
                 horizon[skey] = max(horizon.get(skey, 0.0), float(ab + 1) * SPELL_AGE_BIN_S)
         wt = np.bincount(inv, weights=tok[busy])
         r_m = np.bincount(inv, weights=(r * tok)[busy]) / wt
@@ -914,17 +916,26 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
             ab, hh = int(uk[gi, 4]), int(uk[gi, 5])
             if ab > 0:  # a KV-bound group's saturated tick, at its age in the spell
                 # the spell is a replica's state: simulated on cal.sample_replicas replicas whatever the tick's count
-                # (a frontier vertex's few loaded replicas share it), once per clock level and hold bin
-                skey = (id(sv), k, hh)
+                # (a frontier vertex's few loaded replicas share it), once per group, clock level and hold bin; every
+                # hold bin on the same random numbers (common random numbers: the hold's effect, not a fresh draw's
+                # spread, sets their difference; until 2026-12-06 each bin its own draw)
+                skey = (g_idx, id(sv), k, hh)
                 if skey not in spells:
                     hold = math.inf if hh == 1 else math.exp((hh - 2) * _HOLD_BIN)
                     spells[skey] = _simulate_spell(sv, classes, k, int(cal.sample_replicas), sim_tick, hold,
                                                    horizon[skey], np.random.default_rng(np.random.SeedSequence(
-                                                       seed, spawn_key=(8, g_idx, k, hh))), cal)
-                bkey = ("spell",) + skey + (ab,)  # never a steady point's (id, k, rbin, n_sim): hh, ab are small ints
+                                                       seed, spawn_key=(8, g_idx, k))), cal)
+                bkey = ("spell",) + skey + (ab,)  # never a steady point's (id, k, rbin, n_sim): a 5-tuple
                 if bkey not in spells:
                     a0 = ab * SPELL_AGE_BIN_S
-                    spells[bkey] = _window_samples(spells[skey], a0, a0 + SPELL_AGE_BIN_S, len(classes))
+                    win = _window_samples(spells[skey], a0, a0 + SPELL_AGE_BIN_S, len(classes))
+                    # a class none of whose requests arrived in the window (a rare class): its samples from the
+                    # window's start on, else the whole spell's; its requests are never dropped
+                    for ci in range(len(classes)):
+                        for lo in (a0, 0.0):
+                            if win[ci][0].size == 0:
+                                win[ci] = _window_samples(spells[skey], lo, math.inf, len(classes))[ci]
+                    spells[bkey] = win
                 base[bkey] = spells[bkey]
             if bkey not in base:
                 rho_m = min(float(r_m[gi]) / max(float(cap_lvl[k]), 1e-300), RHO_MAX)
@@ -940,6 +951,9 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
             for ci, cl in enumerate(classes):
                 ttft0, tpot, no = base[bkey][ci]
                 if ttft0.size == 0:
+                    if float(wt[gi]) * tok_share[ci] > 0 and ab > 0:
+                        raise RuntimeError(f"SLO estimate: no simulated request of class {cl.name} in a saturated "
+                                           f"spell at clock level {k} (age bin {ab}): its requests would be dropped")
                     continue
                 if cbin > 0:  # each request its own wait: the critical queue's, in a seeded random order
                     cw = crit_w[(cbin, flows.dt_s)]
@@ -1632,9 +1646,11 @@ PREEMPT_ONSET_FILL = 1.0
 #: the reasoning pool's TPOT p99 gap by the length of its saturated spell, ``(minutes of run from 14:00, fluid ms,
 #: request ms)``: mixed-fleet from 14:00 for 20 min, 40 min, 1 h, 2 h, and the whole day from 00:00 (the day's
 #: ``--set fidelity=request`` run; request figures of the SLO review of 2026-12-05, fluid ones since the spell's
-#: ages are sampled, 2026-12-06, docs/slo.md "A saturated KV-bound pool"; until then 53.1, 52.6, 52.6, 52.9, 52.9)
-YOUNG_SATURATED_TPOT_P99_MS = ((20, 52.3, 48.7), (40, 78.8, 67.0), (60, 82.4, 91.4), (120, 84.9, 108.3),
-                               (1440, 102.6, 125.8))
+#: ages are sampled, 2026-12-06, docs/slo.md "A saturated KV-bound pool"; until then 53.1, 52.6, 52.6, 52.9, 52.9;
+#: re-measured at SPELL_MAX_FILL 1.4 and hold bins of 1.0 on common random numbers, 52.3, 78.8, 82.4, 84.9, 102.6 at
+#: 4.0 and 0.5 before)
+YOUNG_SATURATED_TPOT_P99_MS = ((20, 52.3, 48.7), (40, 89.2, 67.0), (60, 102.6, 91.4), (120, 108.9, 108.3),
+                               (1440, 92.9, 125.8))
 
 
 def kv_fill_time_s(sv: ReplicaService, classes: list[ClassMoments], k: int, cal: Calibration = CALIBRATION) -> float:
@@ -1669,11 +1685,13 @@ def saturated_spell_s(saturated, dt_s: float) -> np.ndarray:
 #: mixed-fleet's reasoning pool at clock 0.57 (1.8 requests/s), enough for a p99
 SPELL_AGE_BIN_S = 600.0
 
-#: the oldest age sampled, in KV fill times (:func:`kv_fill_time_s`); an older spell reads this age's sample. An
-#: assumption, from request fidelity's lane on mixed-fleet's reasoning pool (clock 0.57, fill 1,305 s, 14:00-16:00,
-#: the per-request records of ``--set fidelity=request``; docs/slo.md "A saturated KV-bound pool"): its TPOT by arrival
-#: time stopped rising from about 1.4 fill times (arrivals 1,800-7,200 s: p50 53-57 ms, p99 100-139 ms per 10 min)
-SPELL_MAX_FILL = 4.0
+#: the oldest age sampled, in KV fill times (:func:`kv_fill_time_s`); an older spell reads this age's sample. From
+#: request fidelity's lane on mixed-fleet's reasoning pool (clock 0.57, fill 1,305 s, 14:00-16:00, the per-request
+#: records of ``--set fidelity=request``; docs/slo.md "A saturated KV-bound pool"): its TPOT by arrival time stopped
+#: rising from about 1.4 fill times (arrivals 1,800-7,200 s: p50 53-57 ms, p99 100-139 ms per 10 min), so 1.4 (that
+#: one lane's reading, an assumption elsewhere). Until 2026-12-06 4.0, which sampled ages past the settled tail where
+#: the 8 simulated replicas' stalls read lower (14:00-16:00 fluid TPOT p99 84.9 ms, 1.4: 91.9, request 108.3)
+SPELL_MAX_FILL = 1.4
 
 #: what a capped door offers a saturated spell's replicas, in multiples of their saturation throughput: 1.0, request
 #: fidelity's token bucket releases the controller's limit, the node table's full-load rate
@@ -1709,7 +1727,11 @@ def replica_hold_s(hold_limit_s: float, door_wait_s) -> np.ndarray:
     return np.maximum(float(hold_limit_s) - np.asarray(door_wait_s, float), 0.0)
 
 
-_HOLD_BIN = 0.5  # ln-bins of the replicas' hold (replica_hold_s) at which a spell is simulated
+#: ln-bins of the replicas' hold (replica_hold_s) at which a spell is simulated (the bin's centre, e.g. 600 - 530 s
+#: at the door = 70 s simulated as e^4 = 54.6 s). An assumption: 1.0 since 2026-12-06 (0.5 before), the hold bins
+#: sharing random numbers; mixed-fleet 14:00-15:00 reasoning TPOT p99 on seeds 0-2: 94.7/86.6/82.8 ms at 0.5,
+#: 102.6/87.5/82.8 at 1.0 (the seeds' spread larger than the bins' difference), fewer spells to simulate
+_HOLD_BIN = 1.0
 
 
 def _simulate_spell(sv: ReplicaService, classes: list[ClassMoments], k: int, n: int, tick_s: float, hold_s: float,
@@ -1734,13 +1756,13 @@ def _simulate_spell(sv: ReplicaService, classes: list[ClassMoments], k: int, n: 
     reqs = _requests(rng, classes, ta)
     edges = np.searchsorted(ta, np.arange(ticks + 1) * tick_s)
     fins = []
-    shed = done = 0  # requests of the horizon shed (by t_end + hold_s only they can be: FIFO within the hold) or done
+    shed = 0  # requests of the horizon shed (by t_end + hold_s only they can be: FIFO within the hold)
     for j in range(ticks):
         a, b = edges[j], edges[j + 1]
         _, f, c, _ = pool.serve((j + 1) * tick_s, clock, *(x[a:b] for x in reqs))
         fins += f
         shed += len(c)
-    done = sum(len(f) for f in fins)
+    done = sum(len(f) for f in fins)  # requests of the horizon done
     _, drain_s = point_horizons_s(sv, classes, k, sat)
     j = ticks
     while done + shed < ta.size and j < ticks + int(math.ceil(drain_s / tick_s)):
@@ -1760,9 +1782,9 @@ def young_saturated_ticks(saturated, fill_s, dt_s: float, onset: float = PREEMPT
     lasted (:func:`saturated_spell_s`, ``dt_s`` per tick) at least ``onset`` times the KV fill time ``fill_s`` (s, per
     tick: :func:`kv_fill_time_s`) by the tick's start: request fidelity's replicas, filled from the spell's start,
     then preempt by recompute and stall the latest admitted — the requests arriving then. Since 2026-12-06 the
-    estimate samples such ticks at their age in the spell (:func:`spell_sample_age_s`), whose 8 simulated replicas'
-    tail still reads short of the pool's (-10 % over 14:00-15:00, -22 % over 14:00-16:00). A shorter spell is not
-    flagged: mixed-fleet 14:00-14:20 read the fluid TPOT p99 above request fidelity's (52.3 against 48.7 ms)."""
+    estimate samples such ticks at their age in the spell (:func:`spell_sample_age_s`), whose simulated replicas'
+    tail reads off the pool's (+12 % over 14:00-15:00, +1 % over 14:00-16:00, -26 % over the day). A shorter
+    spell is not flagged: mixed-fleet 14:00-14:20 read the fluid TPOT p99 above request fidelity's (52.3 against 48.7 ms)."""
     sat = np.asarray(saturated, bool)
     f = np.broadcast_to(np.asarray(fill_s, float), sat.shape)
     spell = saturated_spell_s(sat, dt_s)
@@ -1770,14 +1792,16 @@ def young_saturated_ticks(saturated, fill_s, dt_s: float, onset: float = PREEMPT
 
 
 def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], fill_s: float,
-                           attainment: float | None = None, notes: list[str] | None = None) -> str | None:
+                           attainment: float | None = None, notes: list[str] | None = None,
+                           sample_replicas: int = CALIBRATION.sample_replicas) -> str | None:
     """The warning for a run whose KV-bound pool of long answers ``kv_pool`` was simulated saturated in spells longer
     than :data:`PREEMPT_ONSET_FILL` times its KV fill time ``fill_s`` (s, the longest of the ticks'), on the ticks
     ``share`` says (``(ticks, of ticks, share of its requests that arrived there, served there)``,
     :func:`young_saturated_ticks`): request fidelity's replicas preempt there by recompute, the latest admitted first,
     and the stalls (the wait to re-enter and the recompute of the context) lengthen the TPOT tail of the requests
-    arriving in the spell; the estimate samples each tick at its age in the spell (:func:`_simulate_spell`), on 8
-    replicas whose stalls grow later and vary more by seed than the pool's. The band is quoted by spell length
+    arriving in the spell; the estimate samples each tick at its age in the spell (:func:`_simulate_spell`), on
+    ``sample_replicas`` replicas (:attr:`Calibration.sample_replicas`, the estimate's) whose stalls grow later and
+    vary more by seed than the pool's. The band is quoted by spell length
     (:data:`YOUNG_SATURATED_TPOT_P99_MS`). None (and a note in ``notes``) where the share is too small to move the
     pool's p99 or attainment (:func:`ttft_gap_is_minor`).
     """
@@ -1791,8 +1815,9 @@ def young_saturated_caveat(kv_pool: str, share: tuple[int, int, float, float], f
     out: list[str] = []
     _put_gap(out, notes, head, "request fidelity's replicas, their cache full, preempt by recompute, the latest "
              "admitted first, and a preempted answer waits to re-enter and recomputes its context; the estimate "
-             "samples each tick at its age in the spell, on 8 simulated replicas whose preemption stalls grow later "
-             "and vary more than the pool's: its TPOT tail is off there (mixed-fleet's reasoning TPOT p99, fluid "
+             f"samples each tick at its age in the spell, on {int(sample_replicas)} simulated replicas whose "
+             "preemption stalls grow later and vary more than the pool's: its TPOT tail is off there (mixed-fleet's "
+             "reasoning TPOT p99, fluid "
              f"against request, runs of {band}); confirm with --set fidelity=request (docs/slo.md, Known gaps)", share,
              f"pool {kv_pool}'s", True, attainment)
     return out[0] if out else None
