@@ -326,7 +326,7 @@ def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
     assert any("drew more than its interconnect" in x for x in rep["warnings"])
     # its worst tick on the local clock (the run starts 13:00; it read "at 0.98 h"), its length as a duration
     (over,) = [x for x in rep["warnings"] if "drew more than its interconnect" in x]
-    assert re.search(r"for [\d.]+ (s|min) of 60 min \(.* cap in force at 13:[0-5]\d; controller.policy none\)", over), over
+    assert re.search(r"for [\d.]+ (s|min) of 60 min \(.* cap in force at 13:[0-5]\d; controller.policy none; report.json interconnect_max_excess_fraction\)", over), over
     # the excess with its unit and share: a request run's +6e-6 scatter read "at most 0.0 kW over" (audit 2026-12-05)
     assert re.search(r"at most [\d.]+ (W|kW) \(\+[\d.]+ %\) over: ", over), over
     ok = dcsim.run(load_scenario(apply_overrides(raw, {"controller.policy": "frontier"}), base_dir=REF.parent)).report
