@@ -28,6 +28,10 @@ def _load(name: str, monkeypatch):
     monkeypatch.setattr(os, "environ", dict(os.environ))  # a bench may set its environment at import
     spec = importlib.util.spec_from_file_location(name[:-3], BENCH / name)
     mod = importlib.util.module_from_spec(spec)
+    # registered before it runs, as importlib's recipe does: a dataclass with string annotations (benchtiming's
+    # Timing) looks its module up in sys.modules; loaded first in a worker it raised AttributeError in .ci/run
+    # (2026-12-06), where another bench had imported it before in every earlier order
+    monkeypatch.setitem(sys.modules, spec.name, mod)
     spec.loader.exec_module(mod)
     return mod
 
