@@ -245,7 +245,7 @@ class _Lane:
         #: default's lanes as they were (the figures its pinned tests hold were measured under them)
         self._absorb_above_useful = m.scenario.controller.shared_split == "useful_clock"
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
-        #: (measured IT W, sample share; effective clock level) of the last tick where it was capped with a budget of
+        #: (measured IT W, effective clock level) of the last tick where it was capped with a budget of
         #: its own (several pools), else None: what RequestEngine._predict_over predicts the next tick's draw by
         self.last_capped: tuple[float, float] | None = None
         #: this tick's predicted draw over its aim (W, sample share) at the lowest clock, set before the tick by

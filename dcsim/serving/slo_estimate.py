@@ -931,10 +931,11 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                     win = _window_samples(spells[skey], a0, a0 + SPELL_AGE_BIN_S, len(classes))
                     # a class none of whose requests arrived in the window (a rare class): its samples from the
                     # window's start on, else the whole spell's; its requests are never dropped
-                    for ci in range(len(classes)):
-                        for lo in (a0, 0.0):
-                            if win[ci][0].size == 0:
-                                win[ci] = _window_samples(spells[skey], lo, math.inf, len(classes))[ci]
+                    for lo in (a0, 0.0):  # each fallback window read once, not once per class
+                        if all(w[0].size for w in win):
+                            break
+                        alt = _window_samples(spells[skey], lo, math.inf, len(classes))
+                        win = [w if w[0].size else a for w, a in zip(win, alt)]
                     spells[bkey] = win
                 base[bkey] = spells[bkey]
             if bkey not in base:
