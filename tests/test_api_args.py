@@ -159,3 +159,18 @@ def test_the_planner_names_overrides_as_its_caller_gave_them(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("--set: invalid scenario") and "overrides[" not in err, err
+
+
+def test_a_sweep_point_names_its_path(tmp_path, capsys):
+    """A sweep point's paths come from the sweep file, its error names the point: the path alone, not the Python
+    argument (held before session 55 as "--set"'s item, dropped by the sweep's own label; pinned)."""
+    from pathlib import Path
+
+    from dcsim.cli import main
+
+    sw = tmp_path / "sw.yaml"
+    sw.write_text(f"name: bad\nbase: {Path(REF).resolve()}\nmode: grid\nparameters:\n"
+                  "  racks.9.count: {values: [6, 8]}\nfixed:\n  duration: 1 h\n", encoding="utf-8")
+    assert main(["sweep", str(sw), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "sweep point 0" in err and "\n  racks.9.count: cannot set this path" in err and "overrides" not in err, err

@@ -126,3 +126,12 @@ def test_seeds_past_the_bound_are_refused_before_any_run(monkeypatch, capsys):
     assert main(["plan", REF, "-q", "max-demand", "--target", "ttft.p99<=2 s", "--seeds", "1000000"]) == 2
     err = capsys.readouterr().err
     assert "--seeds 1000000" in err and f"--seeds {P.MAX_TARGET_SEEDS} or fewer" in err, err
+
+
+def test_the_seeds_refusal_docs_quote_is_the_one_the_planner_gives():
+    """docs/sweeps.md pastes `--seeds 1000000`'s refusal: it is check_seeds' own words."""
+    from dcsim.plan import check_seeds
+
+    with pytest.raises(ValueError) as e:
+        check_seeds(1_000_000, "--seeds")
+    assert f"dcsim plan: error: {e.value}\n" in (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")

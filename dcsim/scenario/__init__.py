@@ -564,6 +564,9 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
 #: :func:`apply_overrides`, the planner's ``overrides=``).
 SET_FLAG = "--set"
 OVERRIDES_ARG = "overrides"
+#: a sweep's or a phase diagram's point: its paths come from the sweep file or the axes, and the caller names the point
+#: (``sweep point 0 {...}``), so an error names the path alone
+POINT_PATHS = "paths"
 
 
 def override_error(given_as: str, at, what: str, reason: str) -> ScenarioError:
@@ -571,10 +574,11 @@ def override_error(given_as: str, at, what: str, reason: str) -> ScenarioError:
     error is under ``--set``, the item the path or the text as typed (``--set: ... racks.9.count: cannot set this
     path``). ``given_as`` :data:`OVERRIDES_ARG`: under ``overrides``, the item the entry of the argument,
     ``overrides[0]`` for a list's first or ``overrides['racks.9.count']`` for a mapping's key (``at``; None where it
-    is not known), then ``what`` before the reason. Until session 55 six places chose "--set" each, so
+    is not known), then ``what`` before the reason. ``given_as`` :data:`POINT_PATHS`: the path alone (a sweep's or
+    a phase diagram's point, which its caller names). Until session 55 six places chose "--set" each, so
     ``dcsim.run(f, overrides=[5])`` reported under "--set:", a flag its caller never typed."""
-    if given_as == SET_FLAG:
-        return ScenarioError(SET_FLAG, [(what, reason)])
+    if given_as in (SET_FLAG, POINT_PATHS):
+        return ScenarioError(given_as, [(what, reason)])
     item = given_as if at is None else f"{given_as}[{at!r}]"
     return ScenarioError(given_as, [(item, reason if not what or what == at else f"{what}: {reason}")])
 
