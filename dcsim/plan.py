@@ -125,7 +125,8 @@ def check_seeds(seeds, flag: str = "seeds") -> int:
         raise ValueError(f"{flag} {n}: at most {MAX_TARGET_SEEDS} confirming runs (dcsim.plan.MAX_TARGET_SEEDS): "
                          "each is a request- or hybrid-fidelity run of the window, and a refined answer is confirmed "
                          f"with every seed up to 4 times, so the time grows as {flag} x 4 such runs; give "
-                         f"{flag}{' ' if flag.startswith('-') else '='}{MAX_TARGET_SEEDS} or fewer (default {TARGET_SEEDS}; docs/sweeps.md, plan)")
+                         f"{flag}{' ' if flag.startswith('-') else '='}{MAX_TARGET_SEEDS} or fewer "
+                         f"(default {TARGET_SEEDS}; docs/sweeps.md, plan)")
     return n
 
 
@@ -2005,7 +2006,8 @@ def format_targets(r: dict) -> str:
 
 
 #: where a caveat of the fast model's SLO estimate is cut for the answer's caveats (:func:`short_caveat`): the
-#: tail caveat's "SLO tail: TTFT p99 is uncertain — ...", a known gap's "SLO estimate: <regime> (on N of M ticks ...):"
+#: tail caveat's "SLO tail: TTFT p99 is uncertain — ...", a known gap's
+#: "SLO estimate: <regime> (on N of M ticks ...): ..."
 _CAVEAT_CUTS = (" — ", " (on ")
 
 
@@ -2243,7 +2245,8 @@ def cmd_plan(args) -> int:
             if args.weather_percentile is not None:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
-            r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set, args.file),
+            r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus,
+                                 overrides=_sets(args.set, args.file),
                                  confirm=not args.no_confirm,
                                  seeds=TARGET_SEEDS if args.seeds is None else args.seeds,
                                  refine=not args.no_refine,
