@@ -357,7 +357,7 @@ def _nearest(path: str, vals: list, nums: np.ndarray, v) -> int:
 
 def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -> list[dict]:
     from dcsim.engine.run import run
-    from dcsim.scenario import load_scenario
+    from dcsim.scenario import POINT_PATHS, load_scenario
 
     if isinstance(simulate, int):
         k = max(1, simulate)
@@ -378,7 +378,7 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
             ov["workload.arrivals.scale"] = base * 2.0 * top / max(pd.moment["demand_tok_s"], 1e-300)
         elif not isinstance(pd.demand_mode, str):
             ov["workload.arrivals.scale"] = scale0 * float(pd.demand_mode) / max(pd.moment["demand_tok_s"], 1e-300)
-        res = run(load_scenario(raw, overrides=ov, base_dir=bdir))
+        res = run(load_scenario(raw, overrides=ov, base_dir=bdir, given_as=POINT_PATHS))
         b = res.timeseries["binding"]
         idx = min(pd.moment["index"], b.size - 1)
         pts.append({"x": pd.x_values[jx_], "y": pd.y_values[jy_], "ix": jx_, "iy": jy_, "binding": int(b[idx]),

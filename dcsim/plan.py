@@ -64,6 +64,11 @@ TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
 #: of this tool (assumptions), not measurements.
 TARGET_SEEDS = 3
 TARGET_WINDOW_S = 1800.0
+#: The most confirming runs (seeds) an answer under targets takes (``--seeds``, ``seeds=``): a choice of this tool
+#: (an assumption, not a measurement). Each seed is a request/hybrid run of the window, and a refined answer is
+#: confirmed with every seed up to 4 times, so the cost grows as seeds x 4 runs: ``--seeds 1000000`` (a typo for
+#: 10) ran for days without a word until session 55; it is refused naming the flag and this bound.
+MAX_TARGET_SEEDS = 20
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
@@ -107,6 +112,24 @@ def _check_gpus(gpus) -> None:
             raise ValueError(f"gpus: {e} (as `dcsim plan --gpus`)") from None
 
 
+def check_seeds(seeds, flag: str = "seeds") -> int:
+    """The confirming runs of an answer under targets: a count (:func:`dcsim.textio.check_count`) of at most
+    :data:`MAX_TARGET_SEEDS`; a ValueError naming ``flag`` as the caller gives it (``seeds`` in Python, ``--seeds``
+    on the command line) otherwise. One check for both (until session 55 ``seeds=0`` ran one seed, and any count was
+    taken)."""
+    try:
+        n = check_count(seeds, "confirming runs")
+    except ValueError as e:
+        raise ValueError(f"{flag}: {e}") from None
+    if n > MAX_TARGET_SEEDS:
+        raise ValueError(f"{flag} {n}: at most {MAX_TARGET_SEEDS} confirming runs (dcsim.plan.MAX_TARGET_SEEDS): "
+                         "each is a request- or hybrid-fidelity run of the window, and a refined answer is confirmed "
+                         f"with every seed up to 4 times, so the time grows as {flag} x 4 such runs; give "
+                         f"{flag}{' ' if flag.startswith('-') else '='}{MAX_TARGET_SEEDS} or fewer "
+                         f"(default {TARGET_SEEDS}; docs/sweeps.md, plan)")
+    return n
+
+
 def whole_racks(gpus: int | None, gpus_per_rack: int, count0: int) -> tuple[int, dict]:
     """The rack count of rack group 0 an interconnect-for question sizes for ``gpus`` GPUs (None: the scenario's
     ``count0`` racks): ``gpus`` rounded up to whole racks of ``gpus_per_rack``, and what the answer says of it:
@@ -129,6 +152,18 @@ def refuse_gpus_for(question: str, gpus, flag: str = "gpus") -> None:
         what = ("max-demand answers for the scenario's own fleet (set racks.0.count to size another)"
                 if question == "max-demand" else "max-gpus finds the GPU count itself")
         raise ValueError(f"{flag} applies to interconnect-for, not {question}: {what}; drop {flag}")
+
+
+def fleet_gpus_text(r: dict) -> str:
+    """Whom an interconnect-for answer feeds, in GPUs: the whole fleet (``fleet_gpus``), and where other rack groups
+    keep their counts beside rack group 0, the count it sizes (``gpus``): "448 GPUs (320 in rack group 0, the count
+    sized, and 128 in the other groups)". Until session 55 the die hall of docs/thermal-dynamics.md read "for 320
+    GPUs" though its interconnect feeds all 448 (``gpus`` is rack group 0's). One wording for plan and plan under
+    targets; an answer without ``fleet_gpus`` (stored before session 55) says ``gpus``."""
+    g, fleet = int(r["gpus"]), r.get("fleet_gpus")
+    if fleet is None or int(fleet) == g:
+        return f"{g:,} GPUs"
+    return f"{int(fleet):,} GPUs ({g:,} in rack group 0, the count sized, and {int(fleet) - g:,} in the other groups)"
 
 
 def gpus_note_lines(r: dict) -> list[str]:
@@ -1437,6 +1472,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     are seeded and deterministic; tests/test_plan_speed.py and bench/bench_plan.py compare the answers with every
     confirmation made afresh, by handing :func:`confirm_window` no cache: :func:`_without_the_plans_cache`).
     """
+    seeds = check_seeds(seeds)  # before a search of minutes, as --seeds is checked before it
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
         raise ValueError(f"targets must be a list of strings such as ['ttft.p99<=2 s'], got one string {targets!r}")
     raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
@@ -1557,7 +1593,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             ans, br = lo, (lo, lo)
         else:
             ans, br = _bisect(ok_ic, lo, hi, rtol=0.005, geometric=True, rising=False)
-        out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr, **asked,
+        fleet = int(m0.gpus) - int(m0.groups[0].gpus) + count * gpr  # the other groups keep their counts
+        out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
+                    "fleet_gpus": fleet, **asked,
                     "bracket": list(br), "closed_form_interconnect_w": cf})
     out["fast"] = _fast_block(tg, fast(out["overrides"]))
     out["fast_evaluations"] = evals["n"]
@@ -1886,11 +1924,13 @@ def demand_setting_text(r: dict) -> str:
 
 
 def format_targets(r: dict) -> str:
-    """Human-readable answer of :func:`plan_for_targets`."""
+    """Human-readable answer of :func:`plan_for_targets`: the answer, then its confirmation (the request-level runs
+    that check it) and the verdict, then how the search found it (the fast model's figures at the answer, the binding
+    target, the refinement), then the caveats, short and in one place (:func:`caveat_lines`). Until session 55 the
+    weather and calibration notes came before the answer and the fast model's SLO caveat (~1,500 characters, ~20
+    lines at a terminal) between the answer and its confirmation."""
     q = r["question"]
-    lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}", f"  {r['weather']}"]
-    if r.get("calibration_caveat"):
-        lines.append(f"  {r['calibration_caveat']}")
+    lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}"]
     if q == "max-demand":
         units = demand_answer_text(r)
         cf_rate = r.get("closed_form_mean_rate_req_s")
@@ -1929,24 +1969,10 @@ def format_targets(r: dict) -> str:
                          + f" by {len(c['runs'])} {c['fidelity']}-fidelity run(s)")
     else:
         lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} "
-                     f"for {r['gpus']:,} GPUs (bracket {fmt_quantity(r['bracket'][0], 'power')} .. "
+                     f"for {fleet_gpus_text(r)} (bracket {fmt_quantity(r['bracket'][0], 'power')} .. "
                      f"{fmt_quantity(r['bracket'][1], 'power')}; power stops binding at full load from "
                      f"{fmt_quantity(r['closed_form_interconnect_w'], 'power')})")
         lines += gpus_note_lines(r)
-    f = r["fast"]
-    lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
-                 + "; ".join(_fmt_check(c) for c in f["targets"]))
-    if f.get("binding_target"):  # "the others" only when there are others
-        lines.append(f"  binding target: {f['binding_target']}"
-                     + (" (the others keep the headroom shown)" if len(f.get("targets") or []) > 1 else ""))
-    if f.get("slo_caveat"):  # the caveat travels with the number; the confirmation below is request-level
-        lines.append(f"  fast model: {f['slo_caveat']}")
-    if "fast_answer" in r:
-        lines.append(f"  refined: the fast model's answer missed a target when confirmed; bisected on the confirming "
-                     f"model ({r['refined']['runs']} runs) to the answer above (fast model said "
-                     f"{json.dumps(r['fast_answer']['overrides'])})")
-    elif r.get("refined"):
-        lines.append(f"  refinement failed: {r['refined']['note']}")
     if "confirm" in r:
         c = r["confirm"]
         mo = c["moment"]
@@ -1957,19 +1983,99 @@ def format_targets(r: dict) -> str:
                         if c.get("faults_held") else "") + "):")
         for t in r["targets"]:  # in the targets' order, also for an answer read back from --json (its keys sorted)
             s = c["spread"][t]
-            lines.append(f"    {t}: " + ("n/a" if s is None else f"{s['mean']:.4g} (seeds {s['min']:.4g} .. {s['max']:.4g})"))
+            lines.append(f"    {t}: " + ("n/a" if s is None else f"{target_value_text(t, s['mean'])} (seeds "
+                                             f"{target_range_text(t, s['min'], s['max'])})"))
         lines.append("  " + ("CONFIRMED: every confirming run meets the targets" if c["confirmed"] else
                              "NOT CONFIRMED: " + "; ".join(
                                  f"seed {rr['seed']}: " + ", ".join(_fmt_check(x) for x in rr["targets"] if not x["ok"])
                                  for rr in c["runs"] if not rr["meets"])))
+    f = r["fast"]
+    lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
+                 + "; ".join(_fmt_check(c) for c in f["targets"]))
+    if f.get("binding_target"):  # "the others" only when there are others
+        lines.append(f"  binding target: {f['binding_target']}"
+                     + (" (the others keep the headroom shown)" if len(f.get("targets") or []) > 1 else ""))
+    if "fast_answer" in r:
+        lines.append(f"  refined: the fast model's answer missed a target when confirmed; bisected on the confirming "
+                     f"model ({r['refined']['runs']} runs) to the answer above (fast model said "
+                     f"{json.dumps(r['fast_answer']['overrides'])})")
+    elif r.get("refined"):
+        lines.append(f"  refinement failed: {r['refined']['note']}")
+    lines += caveat_lines(r)
     return "\n".join(lines)
+
+
+#: where a caveat of the fast model's SLO estimate is cut for the answer's caveats (:func:`short_caveat`): the
+#: tail caveat's "SLO tail: TTFT p99 is uncertain — ...", a known gap's
+#: "SLO estimate: <regime> (on N of M ticks ...): ..."
+_CAVEAT_CUTS = (" — ", " (on ")
+
+
+def short_caveat(text: str, limit: int = 200) -> str:
+    """A caveat of the fast model's SLO estimate (:func:`dcsim.serving.slo_estimate.slo_caveats`) in a line: its
+    head, before the measured bands and the regime's share of the run (the whole text stays in the answer,
+    ``fast.slo_caveat``, and in docs/slo.md)."""
+    cut = min((text.find(c) for c in _CAVEAT_CUTS if c in text), default=len(text))
+    return excerpt(text[:cut].strip(), limit, quote=False)
+
+
+def caveat_lines(r: dict) -> list[str]:
+    """The caveats of an answer under targets, after it and its confirmation, one line each: the weather's source,
+    the calibration caveat, and the fast model's SLO caveats cut to their heads (:func:`short_caveat`), with where
+    their whole text is. The caveats of the fast model bear on its figures, not on the request-level confirmation."""
+    out = [r["weather"]] if r.get("weather") else []  # "weather from ...", "constant weather"
+    if r.get("calibration_caveat"):
+        out.append(f"calibration: {r['calibration_caveat']}")
+    f = r.get("fast") or {}
+    if f.get("slo_caveat"):
+        heads = "; ".join(short_caveat(c) for c in _split_caveats(str(f["slo_caveat"])))
+        out.append(f"fast model's SLO estimate (its figures above, not the confirmation's): {heads} (whole text: "
+                   "--json fast.slo_caveat; docs/slo.md)")
+    return (["  caveats:"] + [f"    {x}" for x in out]) if out else []
+
+
+def _split_caveats(joined: str) -> list[str]:
+    """The caveats :func:`_fast_block` joined with "; " (each known gap begins ``SLO_GAP_PREFIX``)."""
+    from dcsim.serving.slo_estimate import SLO_GAP_PREFIX
+
+    parts = joined.split(f"; {SLO_GAP_PREFIX}")
+    return [parts[0]] + [SLO_GAP_PREFIX + p for p in parts[1:]]
+
+
+def target_value_text(target: str, v: float) -> str:
+    """A target's figure as the answer prints it, with its unit: a latency in the unit the target is written in
+    (``ttft.p99<=2 s``: "0.4209 s"; ``tpot.p99<=100 ms``: "42.31 ms"), an SLO attainment as a percentage of requests
+    ("99.77 % of requests"), 4 significant figures. Until session 55 the bare number ("ttft.p99<=2 s: 0.4209")."""
+    num, unit = _target_figure(target, v)
+    return f"{num} {unit}"
+
+
+def target_range_text(target: str, lo: float, hi: float) -> str:
+    """Two figures of a target, the unit once: "0.4261 .. 0.7097 s", "99.48 .. 99.93 %"."""
+    (a, unit), (b, _) = _target_figure(target, lo), _target_figure(target, hi)
+    return f"{a} .. {b} {unit.split(' ')[0]}"
+
+
+def _target_figure(target: str, v: float) -> tuple[str, str]:
+    """:func:`target_value_text`'s number and unit."""
+    t = _parse_target(target, None)
+    if t.metric == "slo_attainment":
+        return f"{100 * v:.4g}", "% of requests"
+    m = re.fullmatch(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?P<unit>\S.*?)\s*",
+                     _TARGET_RE.match(target).group("val"))
+    unit = m.group("unit") if m else "s"
+    try:
+        per = parse_quantity(f"1 {unit}", "time")
+    except ValueError:
+        unit, per = "s", 1.0
+    return f"{v / per:.4g}", unit
 
 
 def _fmt_check(c: dict) -> str:
     if c["value"] is None:
         return f"{c['target']}: not estimated"
     head = "" if c["headroom"] is None else f", headroom {100 * c['headroom']:+.0f} %"
-    return f"{c['target']}: {c['value']:.4g} ({'ok' if c['ok'] else 'MISSED'}{head})"
+    return f"{c['target']}: {target_value_text(c['target'], c['value'])} ({'ok' if c['ok'] else 'MISSED'}{head})"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -2012,10 +2118,11 @@ def format_plan(r: dict) -> str:
             lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.1f} GPUs "
                          f"(margin {r['margin_gpus']:,.1f} GPUs; one rack more: {r['next_binding_above']} binds)")
     elif q == "max-demand" and r.get("scale_bound"):  # past scale's bound: the answer on the rate field
-        lines.append(f"  answer: workload.arrivals.{r['rate_field']} = {round_sig(r['rate_req_s'], 4, up=False):.4g} "
-                     f"req/s ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario, past "
-                     f"workload.arrivals.scale's bound {r['scale_bound']:g}), peak demand "
-                     f"{r['peak_demand_tok_s']:,.0f} tok/s")
+        units = demand_answer_text(r)  # the question's units, as every other demand answer gives them
+        lines.append(f"  answer: {units + '; ' if units else ''}workload.arrivals.{r['rate_field']} = "
+                     f"{_req_s_text(r['rate_req_s'])} req/s ({round_sig(r['scale_ratio'], 3, up=False):.3g}x the "
+                     f"scenario, past workload.arrivals.scale's bound {r['scale_bound']:g})"
+                     + ("" if units else f", peak demand {r['peak_demand_tok_s']:,.0f} tok/s"))
     elif q == "max-demand" and r.get("mean_rate_req_s") is not None:
         lines.append(f"  answer: {demand_answer_text(r)}; {demand_setting_text(r)})")
     elif q == "max-demand":
@@ -2024,7 +2131,7 @@ def format_plan(r: dict) -> str:
                      f"peak demand {r['peak_demand_tok_s']:,.0f} tok/s")
     else:
         lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
-                     f"{r['gpus']:,} GPUs at full load")
+                     f"{fleet_gpus_text(r)} at full load")
         lines += gpus_note_lines(r)
     lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
@@ -2133,17 +2240,20 @@ def cmd_plan(args) -> int:
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
         if args.target:
+            if args.seeds is not None:
+                check_seeds(args.seeds, "--seeds")
             if args.weather_percentile is not None:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
-            r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
+            r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus,
+                                 overrides=_sets(args.set, args.file),
                                  confirm=not args.no_confirm,
                                  seeds=TARGET_SEEDS if args.seeds is None else args.seeds,
                                  refine=not args.no_refine,
                                  window=window)
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
-                     confirm=args.confirm, overrides=_sets(args.set))
+                     confirm=args.confirm, overrides=_sets(args.set, args.file))
     except ValueError as e:
         return plan_error(e, args.file)
     if args.json:
@@ -2157,13 +2267,17 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def _sets(sets: list[str] | None) -> dict | None:
+def _sets(sets: list[str] | None, file=None) -> dict | None:
     """``--set`` strings as an overrides mapping, each parsed as ``run --set`` parses it
-    (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3)."""
+    (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3). With the command's ``file``, each path
+    is also set on it once here, so an error names the flag as ``run --set`` does (the planner applies the mapping as
+    the Python API's ``overrides``, whose errors name that argument: :func:`dcsim.scenario.override_error`)."""
     if not sets:
         return None
-    from dcsim.scenario import parse_sets
+    from dcsim.scenario import SET_FLAG, apply_overrides, parse_sets
 
+    if file is not None:
+        apply_overrides(_raw_and_dir(file)[0], list(sets), SET_FLAG)
     return {k: v for k, v, _ in parse_sets(sets)}
 
 
@@ -2183,7 +2297,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
     p.add_argument("--seeds", type=count_arg("confirming runs"),
-                   help=f"confirming runs (seeds) under --target (default {TARGET_SEEDS})")
+                   help=f"confirming runs (seeds) under --target (default {TARGET_SEEDS}, at most "
+                        f"{MAX_TARGET_SEEDS})")
     p.add_argument("--window", help="length of the confirming window under --target (default "
                                     f"'{TARGET_WINDOW_S / 60:g} min')")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")

@@ -492,7 +492,7 @@ def add_parser(subparsers) -> None:
                 raise ValueError("--curtailment evaluates every hour of the year; drop --target and "
                                  "--weather-percentile")
             r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
-                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
+                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set, args.file), load=args.load)
         except ValueError as e:
             return plan_error(e, args.file)
         from dcsim.textio import json_text

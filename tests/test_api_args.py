@@ -122,3 +122,55 @@ def test_simulate_is_counted_by_the_one_count_check_with_zero_allowed():
     assert _check_simulate(0) == 0 and _check_simulate(np.int64(3)) == 3
     with pytest.raises(ValueError, match=r"simulate = -1: must be at least 0 \(cells per axis"):
         _check_simulate(-1)
+
+
+# ------------------------------------------------------------------ overrides named as they were given (session 55)
+
+@pytest.mark.parametrize("overrides, item", [
+    ([5], "overrides[0]"),  # read "--set: invalid scenario ... 5: expected ..." until session 55
+    (["duration=1 h", None], "overrides[1]"),
+    (["racks.9.count=3"], "overrides[0]"),
+    ({"racks.9.count": 3}, "overrides['racks.9.count']"),
+    (["duration=1 h", "duration=2 h"], "overrides[1]"),
+])
+def test_an_override_error_names_the_api_argument_not_the_flag(overrides, item):
+    """dcsim.run(f, overrides=[5]) reported under "--set:", a flag its caller never typed: the error names the
+    argument and the entry, and the reason stays (dcsim.scenario.override_error, the one home of the label)."""
+    from dcsim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError) as e:
+        dcsim.run(REF, overrides=overrides)
+    assert e.value.source == "overrides" and e.value.errors[0][0] == item, str(e.value)
+    assert "--set" not in str(e.value)
+
+
+def test_the_planner_names_overrides_as_its_caller_gave_them(capsys):
+    """dcsim.plan.plan(..., overrides={...}) names the argument; `dcsim plan --set` and `dcsim run --set` the flag."""
+    from dcsim.cli import main
+    from dcsim.plan import plan
+    from dcsim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError) as e:
+        plan(REF, "max-gpus", overrides={"racks.9.count": 3})
+    assert e.value.source == "overrides" and e.value.errors[0][0] == "overrides['racks.9.count']", str(e.value)
+    for argv in (["plan", REF, "-q", "max-gpus", "--set", "racks.9.count=3"],
+                 ["run", REF, "--set", "racks.9.count=3", "--out", "/nonexistent/never-written"],
+                 ["validate", REF, "--set", "duration=1 h", "--set", "duration=2 h"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("--set: invalid scenario") and "overrides[" not in err, err
+
+
+def test_a_sweep_point_names_its_path(tmp_path, capsys):
+    """A sweep point's paths come from the sweep file, its error names the point: the path alone, not the Python
+    argument (held before session 55 as "--set"'s item, dropped by the sweep's own label; pinned)."""
+    from pathlib import Path
+
+    from dcsim.cli import main
+
+    sw = tmp_path / "sw.yaml"
+    sw.write_text(f"name: bad\nbase: {Path(REF).resolve()}\nmode: grid\nparameters:\n"
+                  "  racks.9.count: {values: [6, 8]}\nfixed:\n  duration: 1 h\n", encoding="utf-8")
+    assert main(["sweep", str(sw), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "sweep point 0" in err and "\n  racks.9.count: cannot set this path" in err and "overrides" not in err, err

@@ -559,39 +559,67 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-def parse_set(s: str) -> tuple[str, Any]:
+#: How overrides were given, which their errors name (:func:`override_error`): the command line's flag (run,
+#: validate, tpf, sweep, plan) or the Python API's argument (``dcsim.run``, :func:`load_scenario`,
+#: :func:`apply_overrides`, the planner's ``overrides=``).
+SET_FLAG = "--set"
+OVERRIDES_ARG = "overrides"
+#: a sweep's or a phase diagram's point: its paths come from the sweep file or the axes, and the caller names the point
+#: (``sweep point 0 {...}``), so an error names the path alone
+POINT_PATHS = "paths"
+
+
+def override_error(given_as: str, at, what: str, reason: str) -> ScenarioError:
+    """The one wording of an error in one override, named as the caller gave it. ``given_as`` :data:`SET_FLAG`: the
+    error is under ``--set``, the item the path or the text as typed (``--set: ... racks.9.count: cannot set this
+    path``). ``given_as`` :data:`OVERRIDES_ARG`: under ``overrides``, the item the entry of the argument,
+    ``overrides[0]`` for a list's first or ``overrides['racks.9.count']`` for a mapping's key (``at``; None where it
+    is not known), then ``what`` before the reason. ``given_as`` :data:`POINT_PATHS`: the path alone (a sweep's or
+    a phase diagram's point, which its caller names). Until session 55 six places chose "--set" each, so
+    ``dcsim.run(f, overrides=[5])`` reported under "--set:", a flag its caller never typed."""
+    if given_as in (SET_FLAG, POINT_PATHS):
+        return ScenarioError(given_as, [(what, reason)])
+    item = given_as if at is None else f"{given_as}[{at!r}]"
+    return ScenarioError(given_as, [(item, reason if not what or what == at else f"{what}: {reason}")])
+
+
+def parse_set(s: str, given_as: str = SET_FLAG, at=None) -> tuple[str, Any]:
     """One ``"dotted.path=value"`` override (``--set``) as ``(path, value)``, the value read as a YAML scalar by the
     bounded reader (:mod:`dcsim.scenario.safeyaml`: ``5`` an int, ``20 MW`` a string); :class:`ScenarioError`
-    naming it when it is not one."""
+    naming it when it is not one, as it was given (:func:`override_error`: ``given_as``, and ``at`` its index)."""
     if not isinstance(s, str):  # dcsim.run(f, overrides=[5]) raised "argument of type 'int' is not iterable"
-        raise ScenarioError("--set", [(excerpt(s, 40, quote=False),
-                                       f"expected a 'dotted.path=value' string, got {type(s).__name__}")])
+        raise override_error(given_as, at, excerpt(s, 40, quote=False),
+                             f"expected a 'dotted.path=value' string, got {type(s).__name__}")
     if "=" not in s:
-        raise ScenarioError("--set", [(s, "expected dotted.path=value")])
+        raise override_error(given_as, at, excerpt(s, 80, quote=False), "expected dotted.path=value")
     k, v = s.split("=", 1)
     try:
         return k.strip(), (load_yaml_text(v) if v.strip() else v)
     except YamlInputError as e:
         # a date naming no day (start=2026-02-30) is no error here: the YAML reader keeps its text, and the field's
         # own check names the field and the day (dcsim.scenario.safeyaml, construct_yaml_timestamp)
-        raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {e}")]) from None
+        raise override_error(given_as, at, excerpt(k.strip(), 80, quote=False),
+                             f"value is not a YAML scalar: {e}") from None
 
 
-def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
+def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None, given_as: str = OVERRIDES_ARG) -> dict:
     """Return a copy of ``raw`` with dotted-path overrides applied.
 
     ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
     ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
     and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12`` (or ``racks[0].count=12``).
     A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`dcsim.scenario.paths.merged`).
+    An error names the override as it was given (``given_as``: :data:`OVERRIDES_ARG`, the Python argument, or
+    :data:`SET_FLAG`, the command line's flag; :func:`override_error`).
     """
     out = copy.deepcopy(raw)
-    for k, v, _ in _override_items(overrides):
+    for i, (k, v, _) in enumerate(_override_items(overrides, given_as)):
         try:
             set_path(out, k, v)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
-            raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
-                                           f"cannot set this path: {excerpt(str(e), 200, quote=False)}")]) from None
+            at = k if isinstance(overrides, dict) else i
+            raise override_error(given_as, at, excerpt(k, 80, quote=False),
+                                 f"cannot set this path: {excerpt(str(e), 200, quote=False)}") from None
     return out
 
 
@@ -681,7 +709,8 @@ def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
 
 
 def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[str] | None = None,
-                  base_dir: str | Path | None = None, label: str | None = None) -> Scenario:
+                  base_dir: str | Path | None = None, label: str | None = None,
+                  given_as: str = OVERRIDES_ARG) -> Scenario:
     """Load and validate a scenario from a YAML path, a dict, or an existing Scenario.
 
     ``overrides`` (dotted paths) are applied before validation. Raises
@@ -689,7 +718,8 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     errors: the file a dict was read from (dcsim.plan and dcsim.sweep read the file first, then validate it with
     the planner's or the sweep's overrides); by default the path, the Scenario's name, or ``<dict>``. A ``source``
     of another type is a TypeError naming it (:func:`check_scenario_arg`; ``load_scenario(42)`` raised
-    pathlib's own).
+    pathlib's own). ``given_as`` names the overrides in their errors (:func:`override_error`): the Python argument,
+    ``overrides[0]``, by default; the command line passes :data:`SET_FLAG`.
     """
     check_scenario_arg(source, "source")
     prior: list[str] = []
@@ -713,7 +743,7 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
         raise ScenarioError(label, [("", f"a sweep file (it has {key}:), not a scenario: run it with `dcsim sweep "
                                          f"{excerpt(named, 60, quote=False)}` (dcsim.sweep.run_sweep in Python)")])
     written = raw
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(raw, overrides, given_as)
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as e:
@@ -760,7 +790,7 @@ def _expect_scope(sc: Scenario, source, written: dict, overrides) -> None:
     sc._file_window = None if base is None or base == sc.window() else base
 
 
-def _override_items(overrides: dict | list[str] | None) -> list[tuple[str, Any, str]]:
+def _override_items(overrides: dict | list[str] | None, given_as: str = OVERRIDES_ARG) -> list[tuple[str, Any, str]]:
     """Overrides given as a mapping or as ``--set`` strings, read once the same way for every use
     (:func:`apply_overrides`, the ``expect:`` scope, the provenance strings): ``(path, value, "path=value" as
     given)``. :class:`ScenarioError` for one string (iterated character by character it read "f: expected
@@ -772,10 +802,10 @@ def _override_items(overrides: dict | list[str] | None) -> list[tuple[str, Any, 
                                            f"'dotted.path=value' strings, got one string {excerpt(overrides, 80)}")])
     if isinstance(overrides, dict):
         return [(k, v, f"{k}={v}") for k, v in overrides.items()]
-    return parse_sets(overrides)
+    return parse_sets(overrides, given_as)
 
 
-def parse_sets(sets) -> list[tuple[str, Any, str]]:
+def parse_sets(sets, given_as: str = SET_FLAG) -> list[tuple[str, Any, str]]:
     """``--set`` strings as ``(path, value, "path=value" as given)`` (:func:`parse_set` each), refusing one field set
     twice to different values (:class:`ScenarioError` naming both): until 2026-12-05 the last silently won
     (``--set duration='1 h' --set duration='2 h'`` ran 2 h). The field is compared as :func:`split_path` reads it,
@@ -788,25 +818,24 @@ def parse_sets(sets) -> list[tuple[str, Any, str]]:
     mapping merges into it, or replaces a list or a free section such as ``expect``)."""
     out: list[tuple[str, Any, str]] = []
     seen: dict[tuple[str, ...], tuple[Any, str]] = {}
-    for x in sets:
-        k, v = parse_set(x)
+    for i, x in enumerate(sets):
+        k, v = parse_set(x, given_as, i)
         text = str(x).strip()
         try:
             key = split_path(k)
         except ValueError:
             key = (k,)  # apply_overrides names the bad path
         if key in seen and seen[key][0] != v:
-            raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
-                                           f"set twice to different values ({excerpt(seen[key][1], 80)} and "
-                                           f"{excerpt(text, 80)}): give the field once")])
+            raise override_error(given_as, i, excerpt(k, 80, quote=False),
+                                 f"set twice to different values ({excerpt(seen[key][1], 80)} and "
+                                 f"{excerpt(text, 80)}): give the field once")
         for other, (_, other_text) in seen.items():
             if other != key and (other[:len(key)] == key or key[:len(other)] == other):  # one holds the other
                 inner, outer = (other_text, text) if len(other) > len(key) else (text, other_text)
-                raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
-                                               f"overlapping paths: {excerpt(inner, 80)} sets a field inside what "
-                                               f"{excerpt(outer, 80)} sets, so the order given would decide which "
-                                               "value the run uses: give the field in the section's value, or only "
-                                               "the field")])
+                raise override_error(given_as, i, excerpt(k, 80, quote=False),
+                                     f"overlapping paths: {excerpt(inner, 80)} sets a field inside what "
+                                     f"{excerpt(outer, 80)} sets, so the order given would decide which "
+                                     "value the run uses: give the field in the section's value, or only the field")
         seen.setdefault(key, (v, text))
         out.append((k, v, text))
     return out
