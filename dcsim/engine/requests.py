@@ -1669,7 +1669,9 @@ class RequestEngine:
         the tick over: the two-pool 60 kW hall of tests/test_hetero.py, its 70B pool demand-bound at the lowest clock
         drawing 27.4 kW evenly loaded, went 2.2 to 2.55 % over its contract on the ticks its budget fell from 27.5 to
         26.2 kW as the 8B pool beside it took its full-clock budget back (docs/engine.md, "The contract at either
-        fidelity").
+        fidelity"). Where the pools together would go over, a pool running above its controller's clock on a trim of
+        its own and predicted over its aim steps that trim down now by its excess, at most to that clock (session 55:
+        the 26 kW two-pool hall of tests/test_hetero.py went up to +0.686 % over on the ticks its budget fell).
 
         Assumptions: a pool's next draw is its last measured one moved along its full-batch slope
         (:attr:`_Lane._slope_w`) from the level it ran to the controller's new level plus its trim as it stands, so the
