@@ -10,6 +10,7 @@ import dcsim
 from conftest import ROOT, run_with_replica_clock, small_scenario
 from dcsim.engine.build import build_models
 from dcsim.scenario import load_scenario
+from dcsim.engine.requests import CONTRACT_SCATTER_BAND
 
 SC = ROOT / "scenarios"
 
@@ -431,11 +432,34 @@ def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities
     assert counts["request"] < 1.0
 
 
+def test_a_replica_that_cannot_run_under_the_budget_at_the_lowest_clock_is_not_admitted_past_it():
+    """The 7 kW hall above at request fidelity: the four replicas idle draw 5.36 kW of the pool's 5.55 kW IT budget by the
+    tables, and one replica at the lowest clock draws more than the rest at any load past 1 % of its rate (5 % of it:
+    72 % of its full-load excess). Until session 55 the door admitted at least 5 % of that replica's rate and the share
+    spread back to the whole replica: 35 of 60 ticks over the contract, up to +2.96 %, from the first tick (+2.90 %).
+    Now the door admits no more than the tables fit under the budget less the margin, less what a tick over it measured
+    past them, nothing where no load fits; the first tick starts there. Measured: one tick over (+2.51 % at 00:01:50,
+    the door's few requests drawing past the tables' load curve), none after it; the pool then serves nothing (3.6 k
+    tokens against 71.3 k), which the run warns of. Band: the first tick and every tick after the first one over within
+    the documented scatter (+0.1 %)."""
+    hall = _lowest_clock_hall([{"name": "h", "count": 1, "nodes_per_rack": 1, "node": _H100},
+                               {"name": "b", "count": 1, "nodes_per_rack": 1, "node": _B200}], "7 kW", "20 req/s",
+                              plant="20 kW", seed=5)
+    hall["duration"] = "10 min"
+    res = dcsim.run({**hall, "fidelity": "request"})
+    ratio = res.timeseries["facility_power_w"] / res.timeseries["interconnect_w"]
+    over = np.nonzero(ratio > 1.0 + CONTRACT_SCATTER_BAND)[0]
+    assert ratio[0] <= 1.0 + CONTRACT_SCATTER_BAND, ratio[0]
+    assert over.size <= 1, (over, ratio[over])
+    assert any("fraction of a replica" in w and "of its 4 replicas" in w for w in res.report["warnings"])
+
+
 def test_the_start_share_is_the_most_whole_replicas_within_the_aim():
     """The lowest clock's starting share of loaded replicas is the largest whole count of the ladder's replicas whose
     predicted draw serving the rate is within the power aim, and at least the whole replicas that serve it at full
     load (at least one); every replica where evenly loaded ones fit. Random inputs on a pool of H100 and B200
-    replicas: replicas in service, rates and power targets (margins before and after the scatter is known)."""
+    replicas: replicas in service, rates and power targets (margins before and after the scatter is known). Where one
+    replica at full load is over the aim, a fraction of it (session 55): the load the tables fit within the aim."""
     from dcsim.engine.requests import RequestEngine
     hall = _lowest_clock_hall([{"name": "h100", "count": 2, "nodes_per_rack": 4, "node": _H100},
                                {"name": "b200", "count": 1, "nodes_per_rack": 4, "node": _B200}], "50 kW", "150 req/s")
@@ -456,6 +480,13 @@ def test_the_start_share_is_the_most_whole_replicas_within_the_aim():
         lane._target_w = float(rng.uniform(0.8 * draw(1), 1.1 * draw(n_up)))
         aim = lane._target_w * (1.0 - lane._margin())
         k = lane._start_share(rate) * n_up
+        if k < 1.0 - 1e-9:  # below one replica (session 55): one replica at full load is over the aim, and the share
+            #                  starts at the load the tables fit within it (at least the floor _X_MIN)
+            r0 = lane._walk_rate(0)
+            assert lane._pred_w(1.0, r0, 0.0) > aim and draw(1) > aim
+            assert k == pytest.approx(max(lane._admit_within(aim) / r0, 0.05))
+            assert lane._admit_within(aim) == 0.0 or lane._pred_w(1.0, lane._admit_within(aim), 0.0) <= aim
+            continue
         assert k == pytest.approx(round(k), abs=1e-9)
         k = round(k)
         if draw(n_up) <= aim:

@@ -7,7 +7,6 @@ per pool in steady state; class routing is validated with errors naming the fiel
 """
 
 import copy
-import re
 import itertools
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models
+from dcsim.engine.requests import CONTRACT_SCATTER_BAND
 from dcsim.engine.steady import ceilings_at
 from dcsim.plots.figures import SIGNATURE_STRIP_H
 from dcsim.scenario import ScenarioError, load_scenario
@@ -345,18 +345,16 @@ def test_fluid_and_request_agree_per_pool(over):
                 assert r == pytest.approx(f, rel=tol, abs=1e-6), (p, col)
     if over:  # the shared contract holds (measured 2026-12-04: 70 s over, at most +0.71 %; before the loaded replicas
         #       could run above the lowest clock, +0.8 % on the first tick and 20 s in all; before the consolidation:
-        #       +12 %, every tick; consolidating without the whole-replica rule: +2.5 % on 150 s of 1,200)
+        #       +12 %, every tick; consolidating without the whole-replica rule: +2.5 % on 150 s of 1,200). Session 55:
+        #       pool r's whole replicas run above the lowest clock on a trim of their own, and on the ticks the 8B pool
+        #       took its budget back that trim drew past pool r's fallen budget (5 of 120 ticks, at most +0.686 % at
+        #       00:12:20); the lanes' prediction now steps such a trim down before the tick (RequestEngine._predict_over):
+        #       none over, at most -0.03 % (pool r 3.472 M tokens against 3.590 M, -3.3 %)
         frac = [w for w in req.report["warnings"] if w.startswith("pool r:") and "of its 8 replicas" in w]
         assert len(frac) == 1
         ts = req.timeseries
-        assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.01
-        # past the lanes' scatter (+0.72 %, session 54), the over-contract warning names the known cause: that pool's
-        # fractional replica count at the lowest clock, the same count its own warning gives
-        count = re.search(r"loads (\d+\.\d+) of its 8 replicas", frac[0]).group(1)
-        said = [w for w in req.report["warnings"] if w.startswith("the facility drew more than its interconnect")]
-        assert req.report["interconnect_max_excess_fraction"] > 0.001
-        assert len(said) == 1
-        assert f"the known cause: pool r's frontier point at the lowest clock loads {count} of its 8" in said[0]
+        assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) <= 1.0 + CONTRACT_SCATTER_BAND
+        assert req.report["interconnect_max_excess_fraction"] <= CONTRACT_SCATTER_BAND
         assert np.mean(ts["facility_power_w"][late_r]) <= np.mean(ts["interconnect_w"][late_r])
     # request fidelity counts the served requests' own input tokens
     assert req.report["tokens"]["input"] == pytest.approx(sum(p["tokens"]["input"] for p in req.report["pools"]))
