@@ -623,6 +623,8 @@ def _flex_result(tick_s: float = 120.0):
     ts["thermal_engaged"] = (space > 28.0).astype(np.int8)
     ts["thermal_throttled"] = ((space > 33.0) & (space <= 34.5)).astype(np.int8)
     ts["thermal_shed"] = (space > 34.5).astype(np.int8)
+    # a throttle makes Q bind (the engine's throttled ticks are cooling-bound, but where demand is lower still)
+    ts["binding"] = np.where(ts["thermal_throttled"] > 0, BINDING_NAMES.index("cooling"), ts["binding"])
     rep = {**r.report, "grid": {"curtailment": {"requests": 2}}, "storage": {"energy_capacity_j": 2.5e9},
            "thermal": {"t_limit_c": 87.0, "shed_space_c": 34.5, "r_th_k_per_w": (87.0 - 35.0) / 700.0}}
     return SimpleNamespace(report=rep, timeseries=ts)
@@ -870,6 +872,30 @@ def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outsi
     assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
     leg = ax.get_legend()
     assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
+
+
+def test_thermal_figure_shades_each_throttled_tick_in_the_colour_of_its_binding():
+    """chiller-trip's first 18 throttled ticks (11:33:30-11:36:30) were demand-bound (timeseries ``binding``; the
+    throttled clock still served the work): thermal.png shaded them in the cooling colour as "cooling binds" while the
+    signature's band drew them demand grey. Each throttled tick is now shaded in its binding's colour, under a label
+    that names it; the cooling-bound ones alone under "thermal throttle (cooling binds)"."""
+    from dcsim.plots.flex import thermal_figure
+
+    r = _flex_result()
+    ts = dict(r.timeseries)
+    thr = np.flatnonzero(ts["thermal_throttled"] > 0)
+    bind = np.asarray(ts["binding"]).copy()
+    bind[thr[:5]] = BINDING_NAMES.index("demand")  # the throttle's first ticks: demand under the throttled rate
+    ts["binding"] = bind
+    ax = thermal_figure(SimpleNamespace(report=r.report, timeseries=ts)).axes[0]
+    edges = _edges_h(ts)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    throttled = ts["thermal_throttled"] > 0
+    np.testing.assert_array_equal(_shaded(ax, "thermal throttle (cooling binds)", mid),
+                                  throttled & (bind == BINDING_NAMES.index("cooling")))
+    dem = [c for c in ax.collections if c.get_label().startswith("thermal throttle, demand binds")]
+    assert len(dem) == 1 and _rgb(dem[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS["demand"])
+    np.testing.assert_array_equal(_shaded(ax, dem[0].get_label(), mid), throttled & (bind == 0))
 
 
 # --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------

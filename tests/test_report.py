@@ -253,7 +253,7 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     jpt = r["joules_per_output_token"]
     assert f"{jpt['facility']:.3g}" in html and f"{jpt['gpu']:.3g} J" in html
     # each J/token next to its own label (GPU 0.867 J, IT 1.20 J on the fixture)
-    assert f"GPU <b>{fmt_jpt(jpt['gpu'])}</b> · IT <b>{fmt_jpt(jpt['it'])}</b>" in html
+    assert f"GPU <b class=\"nw\">{fmt_jpt(jpt['gpu'])}</b> · IT <b class=\"nw\">{fmt_jpt(jpt['it'])}</b>" in html
     sh = r["binding"]["share"]
     dominant = max(sh, key=sh.get)
     # the card says how long it binds: "most of the time" only above half (issue: plurality of four
@@ -649,6 +649,33 @@ def test_html_cards_fit_the_page():
     assert cols.split() and all(c.startswith("minmax(0,") for c in cols.split(" ")), cols
     assert "@media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}" in css
     assert ".nw{white-space:nowrap}" in css
+
+
+def test_html_only_the_binding_card_wears_a_constraint_colour(result):
+    """The delivered-power card's top edge was the power colour and the output card's the compute colour on every run,
+    beside a demand- or cooling-bound headline (chiller-trip: a grey binding card between a vermillion and a blue one):
+    a planner reads the colours as binding kinds. Only the binding card is coloured, by the constraint it names; the
+    card's figures keep their units on their line (heatwave-air's "0.761" wrapped from its "J")."""
+    import re
+
+    from dcsim.plots import CONSTRAINT_COLORS
+
+    for leader in ("demand", "cooling"):
+        share = {k: (0.7 if k == leader else 0.1) for k in CONSTRAINT_COLORS}
+        rep = {**result.report, "binding": {**result.report["binding"], "most_common": leader, "share": share}}
+        page = render_html(SimpleNamespace(report=rep), {})
+        tops = re.findall(r'<div class="card" style="border-top-color:([^"]+)"><div class="label">([^<]+)</div>', page)
+        assert [t[1] for t in tops] == ["Joules per output token", "Binding constraint",
+                                        "PUE-adjusted delivered power", "Utilization-adjusted output"]
+        colours = {k: v.lower() for k, v in CONSTRAINT_COLORS.items()}
+        for colour, label in tops:
+            if label == "Binding constraint":
+                assert colour.lower() == colours[leader]
+            else:
+                assert colour.lower() not in colours.values(), (label, colour)
+    jcard = page[page.index("Joules per output token"):page.index("Binding constraint")]
+    assert re.search(r'GPU <b class="nw">[0-9.]+ [mk]?J</b> · IT <b class="nw">[0-9.]+ [mk]?J</b>', jcard), jcard
+    assert 'per SLO-meeting token <span class="nw">' in jcard
 
 
 def test_html_energy_table_indents_parts_under_their_totals(result):

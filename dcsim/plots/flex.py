@@ -7,6 +7,7 @@ returns a Figure, or ``None`` when the run has nothing to show; nothing here com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from matplotlib.patches import Patch
 
 from dcsim.metrics.annual import annual_label
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot, span_words
-from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
+from dcsim.plots.figures import (BINDING_NAMES, CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
                                   _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure, throttle_ticks)
 
@@ -247,6 +248,29 @@ def grid_flex_figure(result: Any):
 SHED_COLOR, SHED_HATCH, SHED_ALPHA = "#333333", "xx", 0.6
 
 
+#: The thermal figure's throttled ticks, shaded in the colour of the constraint that bound each (the signature's
+#: band), cooling first in the legend: the throttle makes Q the rate at the clock the die limit allows, which binds
+#: unless demand, or P or C, is lower still.
+_THROTTLE_ORDER = ("cooling", "demand", "power", "compute")
+_THROTTLE_LABEL = {"cooling": "thermal throttle (cooling binds)",
+                   "demand": "thermal throttle, demand binds: the\nthrottled clock still serves the work",
+                   "power": "thermal throttle, power binds (P under\nthe throttled rate)",
+                   "compute": "thermal throttle, compute binds"}
+_DIE_HOLD_LABEL = {"cooling": "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)",
+                   "demand": "die limit holds the clock (demand binds:\nthe held clock still serves the work)",
+                   "power": "die limit holds the clock (power binds)",
+                   "compute": "die limit holds the clock (compute binds)"}
+
+
+def throttle_bindings(ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per tick, the code (index in BINDING_NAMES) of the constraint that bound it, the thermal figure's colour for a
+    throttled tick; cooling on every tick of a timeseries without a ``binding`` column (a throttle makes Q bind)."""
+    n = len(ts["t_s"]) if "t_s" in ts else 0
+    if "binding" not in ts:
+        return np.full(n, BINDING_NAMES.index("cooling"), dtype=int)
+    return np.asarray(ts["binding"]).astype(int)
+
+
 @_styled
 def thermal_figure(result: Any):
     """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against the scenario's
@@ -300,9 +324,14 @@ def thermal_figure(result: Any):
     # by cause (dcsim.engine.flex THROTTLE_ENGAGED 1: the masses heating past the limit, the plant short; 2: the dies at
     # their limit in normal operation, the plant at its setpoint), each shaded and named as what it is
     plant, die = throttle_ticks(ts)
-    _shade(ax, x, plant, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
-    _shade(ax, x, die, CONSTRAINT_COLORS["cooling"],
-           "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)", alpha=0.08)
+    # each throttled tick in the colour of the constraint that bound it, as the signature's band: chiller-trip's first
+    # 18 throttled ticks (11:33:30-11:36:30) were demand-bound, the throttled clock still serving the work, and
+    # drew in the cooling colour as "cooling binds" while the signature drew them demand grey (until 2026-12-06)
+    bind = throttle_bindings(ts)
+    for k in _THROTTLE_ORDER:
+        on = bind == BINDING_NAMES.index(k)
+        _shade(ax, x, plant & on, CONSTRAINT_COLORS[k], _THROTTLE_LABEL[k])
+        _shade(ax, x, die & on, CONSTRAINT_COLORS[k], _DIE_HOLD_LABEL[k], alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("temperature (°C)")

@@ -170,9 +170,12 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
                  f'each pool\'s weighted by its share of the facility energy (banner above)">{_e(j_band)}</small>'
                  if j_band else ""),
-              f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
-              f" · PUE {_e(fmt_pue(report.get('pue')))} · per SLO-meeting token "
-              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}" + (src if j_band else "")),
+              # each figure and its unit unbroken (heatwave-air's card wrapped "0.761" from its "J")
+              f"GPU <b class=\"nw\">{_e(fmt_jpt(jpt.get('gpu')))}</b>"
+              f" · IT <b class=\"nw\">{_e(fmt_jpt(jpt.get('it')))}</b>"
+              f" · PUE {_e(fmt_pue(report.get('pue')))} · per SLO-meeting token <span class=\"nw\">"
+              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}</span>"
+              + (src if j_band else "")),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
               (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
@@ -189,7 +192,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
         _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
               f"θ·P<sub>fac</sub>/PUE · available <b>{_e(pad_avail)}</b> "
               f"(min {_e(pad_min)}) · meter peak "
-              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}", CONSTRAINT_COLORS["power"]),
+              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}"),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
@@ -204,8 +207,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               f'{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
               # the shed share the binding card shows is on the arrived base: Φ_sys's base leaves it out
               + (f"; the {_e(fmt_pct(shed / arrived))} of arrived tokens shed is outside Φ<sub>sys</sub>'s base"
-                 if shed_txt else "") + "</details>",
-              CONSTRAINT_COLORS["compute"]),
+                 if shed_txt else "") + "</details>"),
+        # only the binding card wears a constraint's colour (its leader's): the delivered-power card's vermillion
+        # and the output card's blue, on every run, read as "power binds" and "compute binds" beside a cooling- or
+        # demand-bound headline (walkthrough 2026-12-06)
     ]
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
     # saying where the figures come from
