@@ -678,6 +678,30 @@ def test_html_only_the_binding_card_wears_a_constraint_colour(result):
     assert 'per SLO-meeting token <span class="nw">' in jcard
 
 
+def test_html_binding_card_says_the_band_lead_on_its_own_line_not_in_the_headline(result):
+    """mixed-fleet's binding card put "compute could bind instead within the calibration band, undetermined on 60.6%
+    of the run" inside the 34-px headline: two lines 41 px apart, read as two paragraphs. The lead is now a line of its
+    own under the headline, in the band's colour; the headline holds the constraint and its share only."""
+    import re
+
+    wb = {"alternatives": {"compute": 0.567, "cooling": 0.0, "power": 0.038}, "groups": ["b200-reasoning"],
+          "by_named": {"compute": {"cooling": 0.0, "power": 0.038}, "cooling": {"compute": 0.0, "power": 0.0},
+                       "power": {"compute": 0.567, "cooling": 0.0}},
+          "j_per_tok_pct": 46.0, "lower_bound": True, "median_gap": {"compute": 0.003, "cooling": None, "power": 0.04},
+          "power_cap_ratio": 1.0956, "ratio_window": [0.368, 1.0956], "share": 0.6056,
+          "share_by_named": {"compute": 0.038, "cooling": 0.0, "power": 0.567}, "tok_s_pct": 31.79}
+    share = {"demand": 0.381, "compute": 0.051, "power": 0.567, "cooling": 0.0}
+    rep = {**result.report, "binding": {**result.report["binding"], "most_common": "power", "share": share,
+                                        "within_band": wb}}
+    page = render_html(SimpleNamespace(report=rep), {})
+    card = page[page.index('<div class="label">Binding constraint'):]
+    card = card[:card.index('<div class="card"')]
+    big = re.search(r'<div class="big">(.*?)</div>', card).group(1)
+    assert "power" in big and "calibration band" not in big, big
+    lead = re.search(r'<div class="lead band">([^<]*)</div>', card)
+    assert lead and "could bind instead within the calibration band" in lead.group(1)
+
+
 def test_html_energy_table_indents_parts_under_their_totals(result):
     """Facility first, its parts indented under it, so one depth under a parent adds up to it (the flat table's
     "of facility" column summed to 158 %)."""

@@ -83,6 +83,7 @@ details.caveat .full{margin-top:6px}
 @media (max-width:1180px){.card .big{font-size:28px}}
 .card .big small{font-size:16px;font-weight:600;color:#5a6270}
 .card .big small.band{color:#b45309}
+.card .lead{font-size:15px;font-weight:600;line-height:1.3;margin:2px 0 6px} .card .lead.band{color:#b45309}
 .card .detail{font-size:13.5px;color:#39404d}
 .sharebar{display:flex;height:14px;border-radius:4px;overflow:hidden;margin:8px 0 4px}
 .legend span{display:inline-block;margin-right:10px;font-size:12.5px}
@@ -155,8 +156,9 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     # card as on the terminal's row (dcsim.metrics.fmt.within_band_lead / within_band_text)
     wb = get_path(report, "binding.within_band")
     wb_lead, wb_text = within_band_lead(wb, bind.top, bind.limit_share), within_band_text(wb)
-    if wb_lead:
-        small += f'<br><span class="band">{_e(wb_lead)}</span>'
+    # its own line under the headline, at the detail's line height: inside the 34-px headline it ran two lines 41 px
+    # apart that read as two paragraphs, in the small grey of "most of the time" (mixed-fleet, walkthrough 2026-12-06)
+    lead = f'<div class="lead band">{_e(wb_lead)}</div>' if wb_lead else ""
     cal = get_path(report, "provenance.calibration") or []
     # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows),
     # each pool's weighted by its share of the figure; the groups it comes from are named on the card
@@ -188,7 +190,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               + (f'<details class="note"><summary>where the band leaves it undetermined</summary>{_e(wb_text)}</details>'
                  if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
-              f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
+              f'{lead}<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
         _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
               f"θ·P<sub>fac</sub>/PUE · available <b>{_e(pad_avail)}</b> "
               f"(min {_e(pad_min)}) · meter peak "
