@@ -649,6 +649,9 @@ def test_html_cards_fit_the_page():
     assert cols.split() and all(c.startswith("minmax(0,") for c in cols.split(" ")), cols
     assert "@media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}" in css
     assert ".nw{white-space:nowrap}" in css
+    # a figure's cell (right-aligned, not class "l") keeps its number and unit on one line: chiller-trip's controller
+    # log wrapped "221" from "ktok/s" in every cap row's limit column
+    assert "td:not(.l){white-space:nowrap}" in css
 
 
 def test_html_only_the_binding_card_wears_a_constraint_colour(result):

@@ -92,6 +92,7 @@ details.caveat .full{margin-top:6px}
 table{border-collapse:collapse;background:#fff;font-size:13.5px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:right}
 th{background:#eef0f3;font-weight:600} td.l,th.l{text-align:left}
+td:not(.l){white-space:nowrap}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start}
 figure{margin:0 0 18px;background:#fff;padding:10px;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
 figure img{width:100%;height:auto;display:block}
