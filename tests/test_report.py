@@ -298,6 +298,9 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
         assert txt in log_html, txt
     # a duration's cells carry their own unit (h, min, s): the header names none (it read "duration (s)" over "60 min")
     assert "duration (s)" not in log_html
+    # each figure unbroken from its unit; the words (the action) wrap as text
+    assert '<td class="l nw">1.25 Mtok/s</td>' in log_html and '<td class="l nw">980 ktok/s</td>' in log_html
+    assert '<td class="l">cap</td>' in log_html
     assert "e+0" not in log_html and "1.24726" not in log_html
     # the end of a shedding episode logs its total as "tokens" (it read "1.5e+06"), the thermal model the room's
     # temperature, the battery its power: each in its unit's format
@@ -305,7 +308,7 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
             {"t_s": 7300.0, "action": "thermal shed", "t_space_c": 45.04, "battery_w": 1.5e5}]
     page = render_html(SimpleNamespace(**{**vars(result), "controller_log": more}), {})
     log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
-    for txt in ('<td class="l">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
+    for txt in ('<td class="l nw">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
         assert txt in log_html, txt
     assert "e+0" not in log_html
     # latency table: p99 TTFT of chat as computed from the samples

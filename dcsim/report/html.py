@@ -537,7 +537,10 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
         if clock:
             cells.append(f'<td class="nw">{_e(fmt_local_time(ent.get("t_s"), clock))}</td>')
         for k in cols:
-            cells.append(f'<td class="l">{_e(_log_cell(k, ent.get(k, "")))}</td>')
+            # a figure and its unit on one line (chiller-trip's limit column wrapped "221" from "ktok/s" in each cap row)
+            v = ent.get(k, "")
+            num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            cells.append(f'<td class="{"l nw" if num else "l"}">{_e(_log_cell(k, v))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="note">… and {len(entries) - limit} more actions.</p>' if len(entries) > limit else "")
     return f"<h2>Controller log</h2><table>{head}{''.join(rows)}</table>{more}"
