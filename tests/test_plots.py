@@ -833,6 +833,33 @@ def test_long_power_figure_marks_the_caps_daily_lowest():
     assert "interconnect cap" in labels and not [x for x in labels if "day's" in x]
 
 
+def test_grid_flex_figure_draws_in_no_constraints_colour():
+    """grid-flex's grid_flex.png drew the meter in matplotlib's blue (CIELAB distance 2.9 from compute), the notice
+    in its orange (15 from power), the battery in its green and the facility before storage in demand's grey itself:
+    the notice hour read as power-bound beside the signature's cooling band. Every line and shading of the figure,
+    tick by tick and daily, now keeps >= 35 from each constraint's colour, but the cap: power.png's red, the power
+    limit itself."""
+    from matplotlib.colors import to_hex
+
+    from dcsim.plots.figures import POWER_COLORS
+    from dcsim.plots.flex import grid_flex_figure
+
+    for r in (_flex_result(), _long_flex_result()):
+        fig = grid_flex_figure(r)
+        drawn = []
+        for ax in fig.axes:
+            drawn += [(ln.get_label(), ln.get_color()) for ln in ax.get_lines()]
+            drawn += [(c.get_label(), fc) for c in ax.collections for fc in c.get_facecolor()[:1]]
+        assert len(drawn) >= 6, drawn
+        for label, colour in drawn:
+            if to_hex(colour).lower() == POWER_COLORS["cap"].lower():
+                assert "cap" in label, label
+                continue
+            for name, c in CONSTRAINT_COLORS.items():
+                d = float(np.linalg.norm(_cielab(to_hex(colour)) - _cielab(c)))
+                assert d >= 35.0, (label, to_hex(colour), name, round(d, 1))
+
+
 def test_thermal_figure_draws_temperatures_limits_and_responses():
     """White space, loop and GPU die (inlet + R_th × power per GPU, none while shed) over each tick; the GPU and
     room limits at the report's values; throttled and shed ticks shaded over exactly their ticks."""
