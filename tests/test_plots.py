@@ -554,7 +554,8 @@ def test_latency_slo_lines_in_their_class_colour(result):
             cdf = [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} (n=")][0]
             for slo_line in [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} SLO")]:
                 assert slo_line.get_color() == cdf.get_color()
-    assert fig.axes[0].get_ylabel() == "fraction of requests ≤ x"
+    # the curves are of the completed requests (a shed one has no latency): the axis says so
+    assert fig.axes[0].get_ylabel() == "fraction of completed requests ≤ x"
 
 
 def test_joules_per_token_plot_of_a_run_that_served_no_token(result):
@@ -623,6 +624,8 @@ def _flex_result(tick_s: float = 120.0):
     ts["thermal_engaged"] = (space > 28.0).astype(np.int8)
     ts["thermal_throttled"] = ((space > 33.0) & (space <= 34.5)).astype(np.int8)
     ts["thermal_shed"] = (space > 34.5).astype(np.int8)
+    # a throttle makes Q bind (the engine's throttled ticks are cooling-bound, but where demand is lower still)
+    ts["binding"] = np.where(ts["thermal_throttled"] > 0, BINDING_NAMES.index("cooling"), ts["binding"])
     rep = {**r.report, "grid": {"curtailment": {"requests": 2}}, "storage": {"energy_capacity_j": 2.5e9},
            "thermal": {"t_limit_c": 87.0, "shed_space_c": 34.5, "r_th_k_per_w": (87.0 - 35.0) / 700.0}}
     return SimpleNamespace(report=rep, timeseries=ts)
@@ -830,6 +833,33 @@ def test_long_power_figure_marks_the_caps_daily_lowest():
     assert "interconnect cap" in labels and not [x for x in labels if "day's" in x]
 
 
+def test_grid_flex_figure_draws_in_no_constraints_colour():
+    """grid-flex's grid_flex.png drew the meter in matplotlib's blue (CIELAB distance 2.9 from compute), the notice
+    in its orange (15 from power), the battery in its green and the facility before storage in demand's grey itself:
+    the notice hour read as power-bound beside the signature's cooling band. Every line and shading of the figure,
+    tick by tick and daily, now keeps >= 35 from each constraint's colour, but the cap: power.png's red, the power
+    limit itself."""
+    from matplotlib.colors import to_hex
+
+    from dcsim.plots.figures import POWER_COLORS
+    from dcsim.plots.flex import grid_flex_figure
+
+    for r in (_flex_result(), _long_flex_result()):
+        fig = grid_flex_figure(r)
+        drawn = []
+        for ax in fig.axes:
+            drawn += [(ln.get_label(), ln.get_color()) for ln in ax.get_lines()]
+            drawn += [(c.get_label(), fc) for c in ax.collections for fc in c.get_facecolor()[:1]]
+        assert len(drawn) >= 6, drawn
+        for label, colour in drawn:
+            if to_hex(colour).lower() == POWER_COLORS["cap"].lower():
+                assert "cap" in label, label
+                continue
+            for name, c in CONSTRAINT_COLORS.items():
+                d = float(np.linalg.norm(_cielab(to_hex(colour)) - _cielab(c)))
+                assert d >= 35.0, (label, to_hex(colour), name, round(d, 1))
+
+
 def test_thermal_figure_draws_temperatures_limits_and_responses():
     """White space, loop and GPU die (inlet + R_th × power per GPU, none while shed) over each tick; the GPU and
     room limits at the report's values; throttled and shed ticks shaded over exactly their ticks."""
@@ -870,6 +900,30 @@ def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outsi
     assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
     leg = ax.get_legend()
     assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
+
+
+def test_thermal_figure_shades_each_throttled_tick_in_the_colour_of_its_binding():
+    """chiller-trip's first 18 throttled ticks (11:33:30-11:36:30) were demand-bound (timeseries ``binding``; the
+    throttled clock still served the work): thermal.png shaded them in the cooling colour as "cooling binds" while the
+    signature's band drew them demand grey. Each throttled tick is now shaded in its binding's colour, under a label
+    that names it; the cooling-bound ones alone under "thermal throttle (cooling binds)"."""
+    from dcsim.plots.flex import thermal_figure
+
+    r = _flex_result()
+    ts = dict(r.timeseries)
+    thr = np.flatnonzero(ts["thermal_throttled"] > 0)
+    bind = np.asarray(ts["binding"]).copy()
+    bind[thr[:5]] = BINDING_NAMES.index("demand")  # the throttle's first ticks: demand under the throttled rate
+    ts["binding"] = bind
+    ax = thermal_figure(SimpleNamespace(report=r.report, timeseries=ts)).axes[0]
+    edges = _edges_h(ts)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    throttled = ts["thermal_throttled"] > 0
+    np.testing.assert_array_equal(_shaded(ax, "thermal throttle (cooling binds)", mid),
+                                  throttled & (bind == BINDING_NAMES.index("cooling")))
+    dem = [c for c in ax.collections if c.get_label().startswith("thermal throttle, demand binds")]
+    assert len(dem) == 1 and _rgb(dem[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS["demand"])
+    np.testing.assert_array_equal(_shaded(ax, dem[0].get_label(), mid), throttled & (bind == 0))
 
 
 # --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------

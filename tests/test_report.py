@@ -253,7 +253,7 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     jpt = r["joules_per_output_token"]
     assert f"{jpt['facility']:.3g}" in html and f"{jpt['gpu']:.3g} J" in html
     # each J/token next to its own label (GPU 0.867 J, IT 1.20 J on the fixture)
-    assert f"GPU <b>{fmt_jpt(jpt['gpu'])}</b> · IT <b>{fmt_jpt(jpt['it'])}</b>" in html
+    assert f"GPU <b class=\"nw\">{fmt_jpt(jpt['gpu'])}</b> · IT <b class=\"nw\">{fmt_jpt(jpt['it'])}</b>" in html
     sh = r["binding"]["share"]
     dominant = max(sh, key=sh.get)
     # the card says how long it binds: "most of the time" only above half (issue: plurality of four
@@ -298,6 +298,9 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
         assert txt in log_html, txt
     # a duration's cells carry their own unit (h, min, s): the header names none (it read "duration (s)" over "60 min")
     assert "duration (s)" not in log_html
+    # each figure unbroken from its unit; the words (the action) wrap as text
+    assert '<td class="l nw">1.25 Mtok/s</td>' in log_html and '<td class="l nw">980 ktok/s</td>' in log_html
+    assert '<td class="l">cap</td>' in log_html
     assert "e+0" not in log_html and "1.24726" not in log_html
     # the end of a shedding episode logs its total as "tokens" (it read "1.5e+06"), the thermal model the room's
     # temperature, the battery its power: each in its unit's format
@@ -305,7 +308,7 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
             {"t_s": 7300.0, "action": "thermal shed", "t_space_c": 45.04, "battery_w": 1.5e5}]
     page = render_html(SimpleNamespace(**{**vars(result), "controller_log": more}), {})
     log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
-    for txt in ('<td class="l">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
+    for txt in ('<td class="l nw">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
         assert txt in log_html, txt
     assert "e+0" not in log_html
     # latency table: p99 TTFT of chat as computed from the samples
@@ -649,6 +652,60 @@ def test_html_cards_fit_the_page():
     assert cols.split() and all(c.startswith("minmax(0,") for c in cols.split(" ")), cols
     assert "@media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}" in css
     assert ".nw{white-space:nowrap}" in css
+    # a figure's cell (right-aligned, not class "l") keeps its number and unit on one line: chiller-trip's controller
+    # log wrapped "221" from "ktok/s" in every cap row's limit column
+    assert "td:not(.l){white-space:nowrap}" in css
+
+
+def test_html_only_the_binding_card_wears_a_constraint_colour(result):
+    """The delivered-power card's top edge was the power colour and the output card's the compute colour on every run,
+    beside a demand- or cooling-bound headline (chiller-trip: a grey binding card between a vermillion and a blue one):
+    a planner reads the colours as binding kinds. Only the binding card is coloured, by the constraint it names; the
+    card's figures keep their units on their line (heatwave-air's "0.761" wrapped from its "J")."""
+    import re
+
+    from dcsim.plots import CONSTRAINT_COLORS
+
+    for leader in ("demand", "cooling"):
+        share = {k: (0.7 if k == leader else 0.1) for k in CONSTRAINT_COLORS}
+        rep = {**result.report, "binding": {**result.report["binding"], "most_common": leader, "share": share}}
+        page = render_html(SimpleNamespace(report=rep), {})
+        tops = re.findall(r'<div class="card" style="border-top-color:([^"]+)"><div class="label">([^<]+)</div>', page)
+        assert [t[1] for t in tops] == ["Joules per output token", "Binding constraint",
+                                        "PUE-adjusted delivered power", "Utilization-adjusted output"]
+        colours = {k: v.lower() for k, v in CONSTRAINT_COLORS.items()}
+        for colour, label in tops:
+            if label == "Binding constraint":
+                assert colour.lower() == colours[leader]
+            else:
+                assert colour.lower() not in colours.values(), (label, colour)
+    jcard = page[page.index("Joules per output token"):page.index("Binding constraint")]
+    assert re.search(r'GPU <b class="nw">[0-9.]+ [mk]?J</b> · IT <b class="nw">[0-9.]+ [mk]?J</b>', jcard), jcard
+    assert 'per SLO-meeting token <span class="nw">' in jcard
+
+
+def test_html_binding_card_says_the_band_lead_on_its_own_line_not_in_the_headline(result):
+    """mixed-fleet's binding card put "compute could bind instead within the calibration band, undetermined on 60.6%
+    of the run" inside the 34-px headline: two lines 41 px apart, read as two paragraphs. The lead is now a line of its
+    own under the headline, in the band's colour; the headline holds the constraint and its share only."""
+    import re
+
+    wb = {"alternatives": {"compute": 0.567, "cooling": 0.0, "power": 0.038}, "groups": ["b200-reasoning"],
+          "by_named": {"compute": {"cooling": 0.0, "power": 0.038}, "cooling": {"compute": 0.0, "power": 0.0},
+                       "power": {"compute": 0.567, "cooling": 0.0}},
+          "j_per_tok_pct": 46.0, "lower_bound": True, "median_gap": {"compute": 0.003, "cooling": None, "power": 0.04},
+          "power_cap_ratio": 1.0956, "ratio_window": [0.368, 1.0956], "share": 0.6056,
+          "share_by_named": {"compute": 0.038, "cooling": 0.0, "power": 0.567}, "tok_s_pct": 31.79}
+    share = {"demand": 0.381, "compute": 0.051, "power": 0.567, "cooling": 0.0}
+    rep = {**result.report, "binding": {**result.report["binding"], "most_common": "power", "share": share,
+                                        "within_band": wb}}
+    page = render_html(SimpleNamespace(report=rep), {})
+    card = page[page.index('<div class="label">Binding constraint'):]
+    card = card[:card.index('<div class="card"')]
+    big = re.search(r'<div class="big">(.*?)</div>', card).group(1)
+    assert "power" in big and "calibration band" not in big, big
+    lead = re.search(r'<div class="lead band">([^<]*)</div>', card)
+    assert lead and "could bind instead within the calibration band" in lead.group(1)
 
 
 def test_html_energy_table_indents_parts_under_their_totals(result):

@@ -7,6 +7,7 @@ returns a Figure, or ``None`` when the run has nothing to show; nothing here com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,8 @@ from matplotlib.patches import Patch
 
 from dcsim.metrics.annual import annual_label
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot, span_words
-from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
-                                  _styled, cap_label,
+from dcsim.plots.figures import (BINDING_NAMES, CONSTRAINT_COLORS, POWER_COLORS, _cap_dips, _day_starts, _ext,
+                                  _long_run, _parts, _span_edges, _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure, throttle_ticks)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
@@ -118,6 +119,23 @@ def _range(ax, x, ts, key, scale, color, label, *, mean_label: str | None = None
           label=mean_label or f"{label}, daily mean")
 
 
+#: The grid figure's colours: none a constraint's colour nor near one (CIELAB distance >= 35 from each of
+#: CONSTRAINT_COLORS), but the cap, which is power.png's (the power limit itself, dashed). Until 2026-12-06 the meter
+#: was matplotlib's blue (distance 2.9 from compute), the notice its orange (15 from power), the battery its green (37,
+#: a near-twin of cooling at a glance), the facility before storage demand's grey itself: grid-flex's notice at
+#: 16:00-17:00 read as a power-bound hour beside the signature's cooling band. Black meter as in power.png, olive
+#: facility, reddish-purple request, sand notice, indigo battery, wine backlog (Okabe-Ito and Paul Tol's palettes).
+GRID_COLORS: dict[str, str] = {
+    "meter": "#000000",
+    "facility": "#999933",
+    "cap": POWER_COLORS["cap"],
+    "request": "#CC79A7",
+    "notice": "#DDCC77",
+    "battery": "#332288",
+    "deferred": "#882255",
+}
+
+
 #: A daily range is drawn as a band only where it carries information: when the day's lowest and highest are each
 #: within this share of the run's largest value on nearly every day (a backlog that fills and drains every day), the
 #: band is one flat block (year-richmond: 0-3.2 Gtok all year); the day's highest and mean are drawn as lines instead.
@@ -133,12 +151,12 @@ def _backlog_daily(ax, x, ts) -> None:
     steady = (np.nanpercentile(np.abs(hi - np.nanmedian(hi)), 90) <= FLAT_RANGE_FRAC * top
               and np.nanpercentile(np.abs(lo - np.nanmedian(lo)), 90) <= FLAT_RANGE_FRAC * top)
     if not steady:
-        _range(ax, x, ts, key, 1e-9, "tab:purple", "waiting")
+        _range(ax, x, ts, key, 1e-9, GRID_COLORS["deferred"], "waiting")
         return
-    _step(ax, x, hi * 1e-9, color="tab:purple", lw=1.0, ls="--", label="waiting, day's highest")
+    _step(ax, x, hi * 1e-9, color=GRID_COLORS["deferred"], lw=1.0, ls="--", label="waiting, day's highest")
     if np.nanmax(lo) > FLAT_RANGE_FRAC * top:
-        _step(ax, x, lo * 1e-9, color="tab:purple", lw=1.0, ls=":", label="waiting, day's lowest")
-    _step(ax, x, daily_means({"t_s": ts["t_s"], key: ts[key]})[key] * 1e-9, color="tab:purple", lw=1.3,
+        _step(ax, x, lo * 1e-9, color=GRID_COLORS["deferred"], lw=1.0, ls=":", label="waiting, day's lowest")
+    _step(ax, x, daily_means({"t_s": ts["t_s"], key: ts[key]})[key] * 1e-9, color=GRID_COLORS["deferred"], lw=1.3,
           label="waiting, daily mean")
     low = float(np.nanmedian(lo))
     ax.text(0.005, 0.04, f"fills and drains each day, from {'~0' if low < 0.01 * top else f'~{low * 1e-9:.3g}'} "
@@ -156,17 +174,19 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
     (a curtailment's cut, which a daily mean hides), days with a request or a notice shaded."""
     x, xlabel, every = _days(ts)
     ax = axs[0]
-    _range(ax, x, ts, "meter_power_w", 1e-3, "tab:blue", "meter")
+    _range(ax, x, ts, "meter_power_w", 1e-3, GRID_COLORS["meter"], "meter")
     lo, hi = daily_extremes(ts, "interconnect_w")
-    _step(ax, x, hi / 1e3, color="black", ls="--", lw=1.0,
+    _step(ax, x, hi / 1e3, color=GRID_COLORS["cap"], ls="--", lw=1.0,
           label="cap in force, day's highest" if np.any(lo < hi) else cap_label(hi, _contract_w(report, hi)))
-    _cap_dips(ax, x, lo / 1e3, hi / 1e3, color="tab:red")
+    _cap_dips(ax, x, lo / 1e3, hi / 1e3, color=GRID_COLORS["cap"])
     # days with a request or a notice as a strip along the top: shaded to the bottom they hid the meter's range
-    _shade(ax, x, _any_per_day(ts, "curtailment_notice"), "tab:orange", "day with a notice", (0.93, 1.0), 0.6)
-    _shade(ax, x, _any_per_day(ts, "curtailment"), "tab:red", "day with a curtailment request", (0.93, 1.0), 0.6)
+    _shade(ax, x, _any_per_day(ts, "curtailment_notice"), GRID_COLORS["notice"], "day with a notice", (0.93, 1.0), 0.6)
+    _shade(ax, x, _any_per_day(ts, "curtailment"), GRID_COLORS["request"], "day with a curtailment request", (0.93, 1.0),
+           0.6)
     i = 1
     if "battery_energy_j" in ts:
-        _range(axs[i], x, ts, "battery_energy_j", 100.0 / _battery_capacity_j(report, ts), "tab:green", "charge")
+        _range(axs[i], x, ts, "battery_energy_j", 100.0 / _battery_capacity_j(report, ts), GRID_COLORS["battery"],
+               "charge")
         i += 1
     if "deferred_backlog_tokens" in ts:
         _backlog_daily(axs[i], x, ts)
@@ -180,17 +200,20 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
     x, xlabel, every = _time(ts)
     ax = axs[0]
     if "battery_energy_j" in ts:  # the meter differs from the facility only by the battery
-        _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
-    _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"], _contract_w(report, ts["interconnect_w"])))
-    _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
-    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
+        _step(ax, x, ts["facility_power_w"] / 1e3, color=GRID_COLORS["facility"], lw=1.0,
+              label="facility (before storage)")
+    _step(ax, x, ts["meter_power_w"] / 1e3, color=GRID_COLORS["meter"], lw=1.4, label="meter")
+    _step(ax, x, ts["interconnect_w"] / 1e3, color=GRID_COLORS["cap"], ls="--", lw=1.0, label=cap_label(ts["interconnect_w"], _contract_w(report, ts["interconnect_w"])))
+    _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), GRID_COLORS["request"], "curtailment request",
+           alpha=0.25)
+    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), GRID_COLORS["notice"], "notice", alpha=0.35)
     i = 1
     if "battery_energy_j" in ts:
-        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / _battery_capacity_j(report, ts), color="tab:green", lw=1.3)
+        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / _battery_capacity_j(report, ts), color=GRID_COLORS["battery"],
+              lw=1.3)
         i += 1
     if "deferred_backlog_tokens" in ts:
-        _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
+        _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color=GRID_COLORS["deferred"], lw=1.3)
     _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
 
 
@@ -247,6 +270,29 @@ def grid_flex_figure(result: Any):
 SHED_COLOR, SHED_HATCH, SHED_ALPHA = "#333333", "xx", 0.6
 
 
+#: The thermal figure's throttled ticks, shaded in the colour of the constraint that bound each (the signature's
+#: band), cooling first in the legend: the throttle makes Q the rate at the clock the die limit allows, which binds
+#: unless demand, or P or C, is lower still.
+_THROTTLE_ORDER = ("cooling", "demand", "power", "compute")
+_THROTTLE_LABEL = {"cooling": "thermal throttle (cooling binds)",
+                   "demand": "thermal throttle, demand binds: the\nthrottled clock still serves the work",
+                   "power": "thermal throttle, power binds (P under\nthe throttled rate)",
+                   "compute": "thermal throttle, compute binds"}
+_DIE_HOLD_LABEL = {"cooling": "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)",
+                   "demand": "die limit holds the clock (demand binds:\nthe held clock still serves the work)",
+                   "power": "die limit holds the clock (power binds)",
+                   "compute": "die limit holds the clock (compute binds)"}
+
+
+def throttle_bindings(ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per tick, the code (index in BINDING_NAMES) of the constraint that bound it, the thermal figure's colour for a
+    throttled tick; cooling on every tick of a timeseries without a ``binding`` column (a throttle makes Q bind)."""
+    n = len(ts["t_s"]) if "t_s" in ts else 0
+    if "binding" not in ts:
+        return np.full(n, BINDING_NAMES.index("cooling"), dtype=int)
+    return np.asarray(ts["binding"]).astype(int)
+
+
 @_styled
 def thermal_figure(result: Any):
     """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against the scenario's
@@ -300,9 +346,14 @@ def thermal_figure(result: Any):
     # by cause (dcsim.engine.flex THROTTLE_ENGAGED 1: the masses heating past the limit, the plant short; 2: the dies at
     # their limit in normal operation, the plant at its setpoint), each shaded and named as what it is
     plant, die = throttle_ticks(ts)
-    _shade(ax, x, plant, CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
-    _shade(ax, x, die, CONSTRAINT_COLORS["cooling"],
-           "die limit holds the clock: the next level up\nwould pass it (plant at setpoint; cooling binds)", alpha=0.08)
+    # each throttled tick in the colour of the constraint that bound it, as the signature's band: chiller-trip's first
+    # 18 throttled ticks (11:33:30-11:36:30) were demand-bound, the throttled clock still serving the work, and
+    # drew in the cooling colour as "cooling binds" while the signature drew them demand grey (until 2026-12-06)
+    bind = throttle_bindings(ts)
+    for k in _THROTTLE_ORDER:
+        on = bind == BINDING_NAMES.index(k)
+        _shade(ax, x, plant & on, CONSTRAINT_COLORS[k], _THROTTLE_LABEL[k])
+        _shade(ax, x, die & on, CONSTRAINT_COLORS[k], _DIE_HOLD_LABEL[k], alpha=0.08)
     _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("temperature (°C)")

@@ -83,6 +83,7 @@ details.caveat .full{margin-top:6px}
 @media (max-width:1180px){.card .big{font-size:28px}}
 .card .big small{font-size:16px;font-weight:600;color:#5a6270}
 .card .big small.band{color:#b45309}
+.card .lead{font-size:15px;font-weight:600;line-height:1.3;margin:2px 0 6px} .card .lead.band{color:#b45309}
 .card .detail{font-size:13.5px;color:#39404d}
 .sharebar{display:flex;height:14px;border-radius:4px;overflow:hidden;margin:8px 0 4px}
 .legend span{display:inline-block;margin-right:10px;font-size:12.5px}
@@ -91,6 +92,7 @@ details.caveat .full{margin-top:6px}
 table{border-collapse:collapse;background:#fff;font-size:13.5px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:right}
 th{background:#eef0f3;font-weight:600} td.l,th.l{text-align:left}
+td:not(.l){white-space:nowrap}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start}
 figure{margin:0 0 18px;background:#fff;padding:10px;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
 figure img{width:100%;height:auto;display:block}
@@ -155,8 +157,9 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     # card as on the terminal's row (dcsim.metrics.fmt.within_band_lead / within_band_text)
     wb = get_path(report, "binding.within_band")
     wb_lead, wb_text = within_band_lead(wb, bind.top, bind.limit_share), within_band_text(wb)
-    if wb_lead:
-        small += f'<br><span class="band">{_e(wb_lead)}</span>'
+    # its own line under the headline, at the detail's line height: inside the 34-px headline it ran two lines 41 px
+    # apart that read as two paragraphs, in the small grey of "most of the time" (mixed-fleet, walkthrough 2026-12-06)
+    lead = f'<div class="lead band">{_e(wb_lead)}</div>' if wb_lead else ""
     cal = get_path(report, "provenance.calibration") or []
     # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows),
     # each pool's weighted by its share of the figure; the groups it comes from are named on the card
@@ -170,9 +173,12 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
                  f'each pool\'s weighted by its share of the facility energy (banner above)">{_e(j_band)}</small>'
                  if j_band else ""),
-              f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
-              f" · PUE {_e(fmt_pue(report.get('pue')))} · per SLO-meeting token "
-              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}" + (src if j_band else "")),
+              # each figure and its unit unbroken (heatwave-air's card wrapped "0.761" from its "J")
+              f"GPU <b class=\"nw\">{_e(fmt_jpt(jpt.get('gpu')))}</b>"
+              f" · IT <b class=\"nw\">{_e(fmt_jpt(jpt.get('it')))}</b>"
+              f" · PUE {_e(fmt_pue(report.get('pue')))} · per SLO-meeting token <span class=\"nw\">"
+              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}</span>"
+              + (src if j_band else "")),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
               (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
@@ -185,11 +191,11 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               + (f'<details class="note"><summary>where the band leaves it undetermined</summary>{_e(wb_text)}</details>'
                  if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
-              f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
+              f'{lead}<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
         _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
               f"θ·P<sub>fac</sub>/PUE · available <b>{_e(pad_avail)}</b> "
               f"(min {_e(pad_min)}) · meter peak "
-              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}", CONSTRAINT_COLORS["power"]),
+              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}"),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
@@ -204,8 +210,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               f'{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
               # the shed share the binding card shows is on the arrived base: Φ_sys's base leaves it out
               + (f"; the {_e(fmt_pct(shed / arrived))} of arrived tokens shed is outside Φ<sub>sys</sub>'s base"
-                 if shed_txt else "") + "</details>",
-              CONSTRAINT_COLORS["compute"]),
+                 if shed_txt else "") + "</details>"),
+        # only the binding card wears a constraint's colour (its leader's): the delivered-power card's vermillion
+        # and the output card's blue, on every run, read as "power binds" and "compute binds" beside a cooling- or
+        # demand-bound headline (walkthrough 2026-12-06)
     ]
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
     # saying where the figures come from
@@ -529,7 +537,10 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
         if clock:
             cells.append(f'<td class="nw">{_e(fmt_local_time(ent.get("t_s"), clock))}</td>')
         for k in cols:
-            cells.append(f'<td class="l">{_e(_log_cell(k, ent.get(k, "")))}</td>')
+            # a figure and its unit on one line (chiller-trip's limit column wrapped "221" from "ktok/s" in each cap row)
+            v = ent.get(k, "")
+            num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            cells.append(f'<td class="{"l nw" if num else "l"}">{_e(_log_cell(k, v))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="note">… and {len(entries) - limit} more actions.</p>' if len(entries) > limit else "")
     return f"<h2>Controller log</h2><table>{head}{''.join(rows)}</table>{more}"
