@@ -96,8 +96,8 @@ def test_alternatives_are_kept_per_limit_named():
           "by_named": {k: {kk: frac(vv) for kk, vv in v.items()} for k, v in out.items()},
           "alternatives": {"compute": 0.6, "power": 0.0, "cooling": 0.4}}
     assert within_band_lead_names(wb, "power", 1.0) == ["compute"]
-    assert within_band_lead(wb, "power", 1.0) == ("compute could bind instead within the calibration band, "
-                                                  "undetermined on 100.0% of the run")
+    assert within_band_lead(wb, "power", 1.0) == ("compute could bind instead within the calibration band "
+                                                  "throughout the run")
     assert not ceilings_within_band(100.0, "power", 100.0, "cooling", 0.5, 0.5)
 
 
@@ -135,9 +135,11 @@ def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(f
     from dcsim.report.summary import headline_rows
 
     rows = dict((k, v) for k, v in headline_rows(fp8_noon.report) if k)
+    # undetermined on every tick: the share is said once, in the headline's parenthesis (session 55; it read
+    # "(100.0%; …, undetermined on 100.0% of the run)")
     assert rows["Binding constraint"].startswith("compute most of the time (100.0%; power or cooling could bind "
-                                                 "instead within the calibration band, undetermined on 100.0% of "
-                                                 "the run)")
+                                                 "instead within the calibration band throughout the run)")
+    assert rows["Binding constraint"].count("100.0%") == 1
     text = " ".join(v for _, v in headline_rows(fp8_noon.report))
     assert "undetermined within the calibration band (±28 % tok/s, ±31 % J/token) on 100.0% of the run" in text
     assert "P and Q sit" in text and "above C (median)" in text
@@ -229,6 +231,12 @@ def test_the_headline_adds_alternatives_only_to_a_limit():
     assert within_band_lead(wb, "compute", 0.5) == ("power could bind instead within the calibration band, "
                                                     "undetermined on 50.0% of the run")
     assert within_band_lead(wb, "compute", 1.2) == ""  # undetermined on under half the limit-bound time
+    # the whole run undetermined: said once, "throughout"; a tick short of it keeps its share
+    whole = {**wb, "share": 1.0}
+    assert within_band_lead(whole, "compute", 1.0) == ("power could bind instead within the calibration band "
+                                                       "throughout the run")
+    assert within_band_lead({**wb, "share": 1439 / 1440}, "compute", 1.0).endswith(
+        ", undetermined on 99.9% of the run")
     assert within_band_lead(None, "compute", 1.0) == ""
     assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: P sits 5.0 % above C (median)" in \
         within_band_text(wb)

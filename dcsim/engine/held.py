@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dcsim.engine.build import Models
+from dcsim.engine.flex import THROTTLE_DIE_HOLD, THROTTLE_ENGAGED
 from dcsim.tpf import BINDING_NAMES, capped_ticks
 
 __all__ = ["held_clock", "held_clock_notes"]
@@ -46,8 +47,8 @@ def held_clock(m: Models, ts: dict, min_share: float) -> list[dict]:
     if n == 0:
         return []
     held = capped_ticks(ts["mode"], ts) & (b == BINDING_NAMES.index("demand"))
-    if "thermal_throttled" in ts:  # the engaged throttle (1) and the die hold (2): the temperature holds the clock
-        held &= np.asarray(ts["thermal_throttled"]) == 0
+    if "thermal_throttled" in ts:  # the engaged throttle and the die hold: the temperature holds the clock
+        held &= ~np.isin(np.asarray(ts["thermal_throttled"]), (THROTTLE_ENGAGED, THROTTLE_DIE_HOLD))
     p_w, q_w = np.asarray(ts["it_max_power_w"], float), np.asarray(ts["it_max_cooling_w"], float)
     clock = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.full(n, np.nan))), float)
     f = m.facility

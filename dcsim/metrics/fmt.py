@@ -991,13 +991,16 @@ def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share:
     (:func:`with_band_lead`); ``""`` without. The share is ``binding.within_band.share``, the run's whole share on
     which the limit named is undetermined (:func:`within_band_text`'s): the lead alone read "power 56.7 %" on
     mixed-fleet, whose binding is undetermined on 60.6 % of the run, the folded line saying so (review of WALK3,
-    2026-12-06)."""
+    2026-12-06). A run undetermined on every tick reads ``"… within the calibration band throughout the run"``: the
+    headline's parenthesis already gives the limit's share, and "(100.0%; …, undetermined on 100.0% of the run)" said
+    it twice on the reference hall in FP8 at noon (session 55)."""
     names = within_band_lead_names(wb, top, limit_share)
     if not names:
         return ""
     share = wb.get("share") if wb else None
-    on = (f", undetermined on {fmt_pct(share)} of the run"
-          if isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0 else "")
+    on = ""
+    if isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0:
+        on = " throughout the run" if share >= 1.0 else f", undetermined on {fmt_pct(share)} of the run"
     return f"{or_list(names)} could bind instead within the calibration band{on}"
 
 
