@@ -1652,8 +1652,8 @@ PREEMPT_ONSET_FILL = 1.0
 #: estimate's spell (one draw per clock level) begins to stall within its oldest sampled bin or not, by seed (seed 0:
 #: no stall at clock level 9, TPOT p99 53.6 ms over 1 h against request fidelity's 89.5; 54.2 ms over 40 min on 32
 #: simulated replicas too), while request fidelity's lane varies little by seed (1 h: 89.5-96.0 ms); short runs also
-#: read high because a request run counts only the requests finished by its end. The day's request run is seed 7's
-#: alone (the review of 2026-12-05). Until then the band was seed 7's reading alone: +7, +33, +12, +1, -26 %
+#: read high because a request run counts only the requests finished by its end. The day's seed 7 request figure is
+#: the review of 2026-12-05's. Until then the band was seed 7's reading alone: +7, +33, +12, +1, -26 %
 YOUNG_SATURATED_TPOT_P99_MS = (
     (20, ((0, 53.65, 49.14), (1, 53.39, 49.14), (2, 53.92, 49.14), (3, 54.19, 48.17), (4, 50.54, 48.66),
           (7, 52.33, 48.7))),
@@ -1663,7 +1663,7 @@ YOUNG_SATURATED_TPOT_P99_MS = (
           (7, 102.61, 91.36))),
     (120, ((0, 54.73, 105.1), (1, 92.41, 107.2), (2, 82.8, 108.3), (3, 82.39, 109.4), (4, 84.89, 107.2),
            (7, 108.94, 108.3))),
-    (1440, ((7, 92.9, 125.8),)),
+    (1440, ((0, 61.08, 129.64), (1, 76.45, 133.59), (7, 92.9, 125.8))),
 )
 
 
@@ -1806,7 +1806,8 @@ def young_saturated_ticks(saturated, fill_s, dt_s: float, onset: float = PREEMPT
     tick: :func:`kv_fill_time_s`) by the tick's start: request fidelity's replicas, filled from the spell's start,
     then preempt by recompute and stall the latest admitted — the requests arriving then. Since 2026-12-06 the
     estimate samples such ticks at their age in the spell (:func:`spell_sample_age_s`), whose simulated replicas'
-    tail reads off the pool's (+12 % over 14:00-15:00, +1 % over 14:00-16:00, -26 % over the day). A shorter
+    tail reads off the pool's (over seeds 0-4 and 7: -40 to +12 % over 14:00-15:00, -48 to +1 % over
+    14:00-16:00; -53 to -26 % over the day on seeds 0, 1, 7; :data:`YOUNG_SATURATED_TPOT_P99_MS`). A shorter
     spell is not flagged: mixed-fleet 14:00-14:20 read the fluid TPOT p99 above request fidelity's (52.3 against 48.7 ms)."""
     sat = np.asarray(saturated, bool)
     f = np.broadcast_to(np.asarray(fill_s, float), sat.shape)
