@@ -333,11 +333,46 @@ def test_a_saturated_kv_bound_pools_tpot_tail_agrees_with_request_fidelity_over_
     """mixed-fleet 14:00-15:00: the reasoning pool (KV-bound, ~7,000-token answers) saturated from 14:00 at clock 0.57.
     Request fidelity's replicas fill their KV cache over the spell and then preempt by recompute: TPOT p99 91.4 ms.
     Until 2026-12-06 the estimate sampled every saturated tick from the spell's first minutes (52.6 ms, -42 %); now
-    each tick is sampled at its age in the spell (102.6 ms, +12 %, within the 25 % band docs/slo.md quotes; seeds 1-2
-    87.5 and 82.8 ms), and the p50 stays within 5 % (50.8 against 49.6 ms). Request fidelity ~3-10 min wall."""
+    each tick is sampled at its age in the spell (102.6 ms, +12 %, the top of the band measured over seeds 0-4 and 7,
+    -40 to +12 %, ``YOUNG_SATURATED_TPOT_P99_MS``; seeds 1 and 2 87.5 and 82.8 ms, seed 0 53.6), and the p50 stays
+    within 5 % (50.8 against 49.6 ms). Request fidelity ~1-10 min wall."""
     over = {"duration": "60 min", "start": "2026-07-15T14:00", "expect": {}}
     fl = dcsim.run(SCENARIO, overrides=over).report["serving"]["per_class"]["reasoning"]["latency_s"]["tpot"]
     rq = dcsim.run(SCENARIO, overrides=dict(over, fidelity="request")).report["serving"]["per_class"]["reasoning"][
         "latency_s"]["tpot"]
-    assert abs(fl["p99"] / rq["p99"] - 1.0) <= 0.25
+    lo, hi = se.young_saturated_band_pct(60)
+    assert lo - 0.5 <= 100.0 * (fl["p99"] / rq["p99"] - 1.0) <= hi + 0.5
     assert abs(fl["p50"] / rq["p50"] - 1.0) <= 0.05
+
+
+@pytest.mark.slow
+def test_the_fluid_tpot_tail_of_a_saturated_kv_bound_pool_is_inside_its_seed_band():
+    """The band the warning quotes for a saturated KV-bound pool (``YOUNG_SATURATED_TPOT_P99_MS``) is the spread of
+    fluid / request - 1 over seeds, not one seed's reading: mixed-fleet 14:00-14:40, seeds 0 and 1, both fidelities.
+    Request fidelity's lane varies little by seed (TPOT p99 70.4 / 75.3 ms; 67.0-78.3 over seeds 0-4 and 7); the
+    estimate's spell, one draw of 8 replicas per clock level, varies much more (53.6 / 80.4 ms: seed 0's spell at clock
+    level 9 never stalls within the ages sampled). Until the SLOSEED slice (2026-12-06) the band was seed 7's reading
+    alone, +33 %, and seed 0 read -24 %, outside it. ~1-3 min wall on a loaded 2-core box."""
+    lo, hi = se.young_saturated_band_pct(40)
+    for seed in (0, 1):
+        over = {"duration": "40 min", "start": "2026-07-15T14:00", "seed": seed, "expect": {}}
+        fl = dcsim.run(SCENARIO, overrides=over).report["serving"]["per_class"]["reasoning"]["latency_s"]["tpot"]
+        rq = dcsim.run(SCENARIO, overrides=dict(over, fidelity="request")).report["serving"]["per_class"][
+            "reasoning"]["latency_s"]["tpot"]
+        err = 100.0 * (fl["p99"] / rq["p99"] - 1.0)
+        assert lo - 0.5 <= err <= hi + 0.5, (seed, err, lo, hi)
+        # the p50 is not what the band is about, and stays within the 5 % bar on these seeds (-1 / +4 %)
+        assert abs(fl["p50"] / rq["p50"] - 1.0) <= 0.05
+
+
+def test_the_young_saturated_band_is_the_spread_over_its_seeds_and_the_warning_quotes_it():
+    """The band of each run length is the lowest and highest fluid / request - 1 of its seeds' measured pairs, every
+    run length measured on at least two seeds, and the warning quotes each band with its seeds."""
+    for mins, rows in se.YOUNG_SATURATED_TPOT_P99_MS:
+        assert len({r[0] for r in rows}) >= 2
+        lo, hi = se.young_saturated_band_pct(mins)
+        errs = [100.0 * (fl / rq - 1.0) for _, fl, rq in rows]
+        assert lo == min(errs) and hi == max(errs) and lo <= hi
+    w = se.young_saturated_caveat("kv", (38, 60, 0.63, 0.63), 1305.0, 0.9, [])
+    lo, hi = se.young_saturated_band_pct(40)
+    assert f"40 min from 14:00 {lo:+.0f} to {hi:+.0f} %" in w
