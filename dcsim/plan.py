@@ -1504,7 +1504,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         if not ok(ov(lo)):
             raise ValueError(f"targets not met even at {lo / scale0:.3g}x the scenario's demand scale "
                              f"({fmt_multiple(TARGET_SCALE_SEARCH_X[0])} of the closed form's ceiling): "
-                             + "; ".join(f"{c['target']} -> {c['value']}" for c in _meets(tg, fast(ov(lo)))[1]))
+                             + "; ".join(_fmt_check(c) for c in _meets(tg, fast(ov(lo)))[1]))
         hi = cf * TARGET_SCALE_SEARCH_X[1]
         unbounded = ok(ov(hi))
         if unbounded:  # the targets do not bind before the facility's ceiling: the ceiling is the answer
@@ -1576,6 +1576,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                 return None
 
         ok_ic = lambda w: bool(probe(w))  # noqa: E731  (a refused interconnect meets nothing)
+        fleet = int(m0.gpus) - int(m0.groups[0].gpus) + count * gpr  # the other groups keep their counts
         hi, valid = cf * 1.5, None
         while not (met := probe(hi)):
             if met is False:
@@ -1583,9 +1584,10 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             if met is None or hi > 64.0 * cf:
                 top = valid if valid is not None else hi
                 checks = "" if valid is None else "; " + "; ".join(
-                    f"{c['target']} -> {c['value']:.4g}" for c in _meets(tg, fast(ov(valid)))[1])
-                raise ValueError(f"targets not met at any interconnect up to {top / 1e6:.4g} MW for {count * gpr} "
-                                 f"GPUs at the scenario's demand (closed form for its peak: {cf / 1e6:.4g} MW): "
+                    _fmt_check(c) for c in _meets(tg, fast(ov(valid)))[1])
+                raise ValueError(f"targets not met at any interconnect up to {top / 1e6:.4g} MW for "
+                                 f"{fleet_gpus_text({'gpus': count * gpr, 'fleet_gpus': fleet})} "
+                                 f"at the scenario's demand (closed form for its peak: {cf / 1e6:.4g} MW): "
                                  "the fleet, not the interconnect, falls short" + checks)
             hi *= 2.0
         lo = cf * 0.05
@@ -1593,7 +1595,6 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             ans, br = lo, (lo, lo)
         else:
             ans, br = _bisect(ok_ic, lo, hi, rtol=0.005, geometric=True, rising=False)
-        fleet = int(m0.gpus) - int(m0.groups[0].gpus) + count * gpr  # the other groups keep their counts
         out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
                     "fleet_gpus": fleet, **asked,
                     "bracket": list(br), "closed_form_interconnect_w": cf})
@@ -2031,7 +2032,7 @@ def caveat_lines(r: dict) -> list[str]:
         heads = "; ".join(short_caveat(c) for c in _split_caveats(str(f["slo_caveat"])))
         out.append(f"fast model's SLO estimate (its figures above, not the confirmation's): {heads} (whole text: "
                    "--json fast.slo_caveat; docs/slo.md)")
-    return (["  caveats:"] + [f"    {x}" for x in out]) if out else []
+    return caveats_block(out)
 
 
 def _split_caveats(joined: str) -> list[str]:
@@ -2094,16 +2095,15 @@ def round_sig(x: float, digits: int = 4, up: bool = True) -> float:
 
 def format_plan(r: dict) -> str:
     """Human-readable answer. A maximum (max-demand's scale) is printed rounded down and a minimum
-    (interconnect-for's power) rounded up, so the printed figure keeps the answer's binding constraint."""
+    (interconnect-for's power) rounded up, so the printed figure keeps the answer's binding constraint. The answer
+    and its band, then ``--confirm``'s simulation (:func:`_simulation_lines`), then how it was found (the critical
+    moment, headroom, ceilings, binding) and its notes, then the caveats last (:func:`caveats_block`), as
+    :func:`format_targets` lays out an answer under targets."""
     q = r["question"]
     where = (f"at the {r['weather_percentile']:g}th-percentile weather" if r["weather_percentile"] is not None
              else f"over all {r['moments_evaluated']} ticks")
     mo = r["moment"]
     lines = [f"{r['scenario']}: {q} {where}"]
-    if r.get("calibration_caveat"):
-        lines.append(f"  {r['calibration_caveat']}")
-    if r.get("weather_source"):
-        lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":
         reps = f"{r['replicas']:,} replicas, " if r.get("replicas") is not None else ""
         lines.append(f"  answer: {r['gpus']:,} GPUs ({reps}{r['racks']} racks of {r['gpus_per_rack']}) run flat out "
@@ -2134,6 +2134,7 @@ def format_plan(r: dict) -> str:
                      f"{fleet_gpus_text(r)} at full load")
         lines += gpus_note_lines(r)
     lines += band_answer_text(r)
+    lines += _simulation_lines(r)  # the answer's confirmation reads with it, before how the answer was found
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
     # max-gpus: the next limit in GPUs, the answer's unit; the one "headroom" printed is the IT power's, said so
     # (until 2026-12-05 the docs hall read "headroom ... power 40.5 %, cooling 47.5 %" of the fleet's IT power and
@@ -2177,6 +2178,24 @@ def format_plan(r: dict) -> str:
         lines.append(f"  racks: {r['rack_note']}")
     if r.get("cooling_note"):
         lines.append(f"  WARNING: {r['cooling_note']}")
+    caveats = [f"weather percentile over {r['weather_source']}"] if r.get("weather_source") else []
+    if r.get("calibration_caveat"):
+        caveats.append(f"calibration: {r['calibration_caveat']}")
+    return "\n".join(lines + caveats_block(caveats))
+
+
+def caveats_block(caveats: list[str]) -> list[str]:
+    """The answer's caveats, last, one line each under ``caveats:`` (none: no block); one layout for plan and plan
+    under targets (:func:`format_plan`, :func:`caveat_lines`)."""
+    return (["  caveats:"] + [f"    {x}" for x in caveats]) if caveats else []
+
+
+def _simulation_lines(r: dict) -> list[str]:
+    """``--confirm``'s lines, printed under the answer: the simulation at the answer, and a warning where fewer than
+    99 % of requests meet their SLOs there. Until session 55 (review of PLAN3) they came after the answer's notes
+    (25 lines below the answer on the die hall of docs/thermal-dynamics.md, at 100 columns), and the calibration
+    caveat before the answer."""
+    lines: list[str] = []
     if "confirm" in r:
         s = r["confirm"]
         shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["binding_share"].items() if v > 0)
@@ -2190,7 +2209,7 @@ def format_plan(r: dict) -> str:
             lines.append(f"  WARNING: only {100 * s['slo_attainment']:.1f} % of requests meet their SLOs at this answer: "
                          "it sizes power and compute, not service; ask again with --target (e.g. "
                          "--target 'ttft.p99<=2 s' --target 'slo_attainment>=0.99')")
-    return "\n".join(lines)
+    return lines
 
 
 def plan_error(e: ValueError, file: str | None = None) -> int:

@@ -92,7 +92,8 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
 def test_plan_answer_says_so():
     r = plan(transferred_scenario(), "max-demand")
     assert "transferred" in r["calibration_caveat"]
-    assert "UNCALIBRATED" in format_plan(r).splitlines()[1]
+    lines = format_plan(r).splitlines()  # last, under "caveats:" (review of PLAN3: it came before the answer)
+    assert lines[-2] == "  caveats:" and "UNCALIBRATED" in lines[-1]
     assert plan(small_scenario(**QUICK), "max-demand")["calibration_caveat"] is None
 
 

@@ -135,3 +135,32 @@ def test_the_seeds_refusal_docs_quote_is_the_one_the_planner_gives():
     with pytest.raises(ValueError) as e:
         check_seeds(1_000_000, "--seeds")
     assert f"dcsim plan: error: {e.value}\n" in (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")
+
+
+def test_plan_confirm_reads_under_the_answer_and_the_caveats_come_last():
+    """`dcsim plan --confirm` (no --target) on the die hall, 10 min: its simulation line came 25 lines after the
+    answer, below the band, headroom, ceilings, binding, fleet note and the dies' 10-line note, and the calibration
+    caveat before the answer (review of PLAN3, session 55). Now the answer, its band, then the simulation and its
+    SLO warning; the caveats last, as under --target. About 6 s of CPU."""
+    r = plan(_die_hall(), "interconnect-for", confirm=True)
+    assert r["calibration_caveat"] and r.get("band") and r.get("note")  # the hall has all the parts to order
+    lines = format_plan(r).splitlines()
+    heads = [x.split(":")[0].strip() for x in lines if x.startswith("  ") and not x.startswith("   ")]
+    assert heads[0] == "answer" and heads[1].startswith("within the calibration band") and heads[2:4] == [
+        "simulation", "WARNING"], heads
+    assert heads[-1] == "caveats" and lines[-1].strip() == f"calibration: {r['calibration_caveat']}", lines
+    assert heads.index("simulation") < heads.index("critical moment") < heads.index("note")
+
+
+def test_an_interconnect_for_refusal_under_targets_names_the_fleet_and_the_units():
+    """The die hall at 1,400 req/s mean is past its compute ceiling, so no interconnect meets a 2-s TTFT: the
+    refusal read "for 320 GPUs ...; ttft.p99<=2 s -> 76.83; tpot.p99<=100 ms -> 0.1117" (rack group 0's GPUs, figures
+    without units) after the merge of PLAN3; it says them as the answers do (review of PLAN3)."""
+    from dcsim.plan import plan_for_targets
+
+    with pytest.raises(ValueError) as e:
+        plan_for_targets(_die_hall(), "interconnect-for", ["ttft.p99<=2 s", "tpot.p99<=100 ms"], confirm=False)
+    msg = str(e.value)
+    assert msg.startswith("targets not met at any interconnect") and "for 448 GPUs (320 in rack group 0" in msg, msg
+    assert re.search(r"ttft\.p99<=2 s: [\d.]+ s \(MISSED", msg), msg
+    assert re.search(r"tpot\.p99<=100 ms: [\d.]+ ms \(", msg), msg
