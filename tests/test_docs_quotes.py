@@ -151,30 +151,51 @@ def test_pasted_fp8_band_answer_and_readme_quote_are_what_the_planner_says():
     assert f'("{quote}" for the reference hall in FP8' in readme, f"README.md: the planner says {quote!r}"
 
 
-@pytest.mark.slow
-def test_stored_plan_answer_is_the_answer_the_command_gives_now(capsys):
+def test_stored_plan_answer_is_the_answer_the_command_gives_now(capsys, monkeypatch):
     """tests/data/plan_reference_max_demand_targets.json (the answer docs/sweeps.md pastes, the test above) is what the
-    command the page shows answers now: the command itself is run, with --json, and every field of its answer is the
-    stored one (numbers to a relative 1e-9, text exactly; until 2026-12-05 only the printed text was compared, and the
-    stored ``fast_answer.fast.slo_caveat``, which the text does not print, had gone stale).
-    It costs 2-3 min of wall time on a loaded 2-core box (111 s and 182 s, 16 s and 33 s of CPU; 2026-12-05): marked slow (`pytest -m "not slow"` skips it;
-    `pytest` and .ci/run run it)."""
+    command the page shows answers now. Two halves: here, the command (run with --json, its argument checks and its
+    printing) makes notebook 03's call, ``plan_for_targets(scenarios/reference.yaml, "max-demand", the two targets,
+    seeds=3, window=300 s)`` with nothing changed (no gpus, overrides, --no-confirm or --no-refine), and prints an
+    answer as stored: the stored answer handed back by that call comes out field for field; tests/test_notebooks.py
+    (notebook 03's run) checks every field of that call's fresh answer against the stored one (numbers to a relative
+    1e-9, text exactly; until 2026-12-05 only the printed text was compared, and the stored
+    ``fast_answer.fast.slo_caveat``, which the text does not print, had gone stale). Until session 55 this test ran the
+    command's whole plan itself, the same plan notebook 03 runs (44.5 CPU-s, 118 s wall on a loaded 2-core box, 2026-12-06),
+    marked slow; now 0.7 CPU-s."""
     import shlex
 
+    import dcsim.plan as PLAN
     from conftest import json_mismatches
     from dcsim.cli import main
     from dcsim.plan import format_targets
 
+    stored = json.loads(_read("tests/data/plan_reference_max_demand_targets.json"))
+    calls = []
+
+    def made(*a, **k):
+        calls.append((a, k))
+        return json.loads(json.dumps(stored))
+
+    monkeypatch.setattr(PLAN, "plan_for_targets", made)
     argv = shlex.split(PLAN_COMMAND)[2:] + ["--json"]
     argv[argv.index("scenarios/reference.yaml")] = str(ROOT / "scenarios" / "reference.yaml")
     capsys.readouterr()
     assert main(argv) == 0
-    fresh = json.loads(capsys.readouterr().out)
-    stored = json.loads(_read("tests/data/plan_reference_max_demand_targets.json"))
-    off = json_mismatches(stored, fresh)
-    assert not off, ("tests/data/plan_reference_max_demand_targets.json is not what the command answers now: re-run "
-                     f"it with --json into that file and paste its text into docs/sweeps.md; {off[:5]}")
-    assert format_targets(fresh).splitlines() == format_targets(stored).splitlines()
+    out = json.loads(capsys.readouterr().out)
+    assert len(calls) == 1
+    (scenario, question, targets), kw = calls[0]
+    assert Path(scenario).resolve() == (ROOT / "scenarios" / "reference.yaml").resolve() and question == "max-demand"
+    # notebook 03's call (its cell `base = plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300)`)
+    nb = json.loads(_read("notebooks/03_capacity_planning.ipynb"))
+    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert 'TARGETS = ["ttft.p99<=2 s", "slo_attainment>=0.99"]' in src
+    assert 'base = plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300)' in src
+    assert list(targets) == ["ttft.p99<=2 s", "slo_attainment>=0.99"]
+    assert kw == {"gpus": None, "overrides": kw["overrides"], "confirm": True, "seeds": 3, "refine": True,
+                  "window": 300.0} and not kw["overrides"], kw
+    off = json_mismatches(stored, out)
+    assert not off, f"dcsim plan --json does not print the answer it is handed as stored: {off[:5]}"
+    assert format_targets(out).splitlines() == format_targets(stored).splitlines()
 
 
 def test_pasted_fault_line_is_the_stored_report_as_the_terminal_prints_it():
