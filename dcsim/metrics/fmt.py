@@ -800,7 +800,7 @@ def fmt_jpt(x: Any) -> str:
 
 def fmt_celsius(x: Any) -> str:
     """A temperature in degC, one decimal, with the degree sign (``41.04`` → ``"41.0 °C"``), as every planner-facing
-    temperature is printed (the terminal's and plan's ``41.0 degC``)."""
+    temperature is printed (the terminal's, plan's and controller log's read ``41.0 degC`` until session 55's review)."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     return f"{float(x):.1f} °C"
