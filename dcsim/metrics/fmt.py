@@ -1000,7 +1000,10 @@ def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share:
     share = wb.get("share") if wb else None
     on = ""
     if isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0:
-        on = " throughout the run" if share >= 1.0 else f", undetermined on {fmt_pct(share)} of the run"
+        # a share short of every tick that prints as 100.0% (over 99.95 %: one tick of a 1-s day short) would say
+        # "(100.0%; …, undetermined on 100.0% of the run)" again: "over 99.9%" is what it is (review of AUDIT2)
+        pct = fmt_pct(share) if fmt_pct(share) != fmt_pct(1.0) else f"over {fmt_pct(0.999)}"
+        on = " throughout the run" if share >= 1.0 else f", undetermined on {pct} of the run"
     return f"{or_list(names)} could bind instead within the calibration band{on}"
 
 
