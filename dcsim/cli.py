@@ -219,7 +219,7 @@ def cmd_tpf(args) -> int:
     for label, r in rep["moments"].items():
         x = r["crossover"]
         out.append(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
-              f"outdoor {r['t_out_c']:.1f} °C (wet-bulb {r['t_wb_c']:.1f})")
+              f"outdoor {r['t_out_c']:.1f} °C (wet-bulb {r['t_wb_c']:.1f} °C)")
         out.append(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
         out.append(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
         out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
