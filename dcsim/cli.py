@@ -94,7 +94,7 @@ def cmd_validate(args) -> int:
     e = pre.estimate
     reqs = (f", ~{e['requests_total']:,.0f} requests simulated (up to ~{e['requests_in_flight']:,.0f} held at once)"
             if "requests_total" in e else "")
-    for text in (f"{args.file}: valid scenario (values in SI units; temperatures in degC)",
+    for text in (f"{args.file}: valid scenario (values in SI units; temperatures in °C)",
                  f"run estimate: {e['ticks']:,} ticks, ~{e['peak_memory_bytes'] / 1e6:,.0f} MB peak memory, "
                  f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv{reqs}; {len(pre.warnings)} warning(s)"):
         for line in wrap_text(text, TERMINAL_WIDTH - 2):  # comment lines: the YAML under them still loads
@@ -219,7 +219,7 @@ def cmd_tpf(args) -> int:
     for label, r in rep["moments"].items():
         x = r["crossover"]
         out.append(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
-              f"outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
+              f"outdoor {r['t_out_c']:.1f} °C (wet-bulb {r['t_wb_c']:.1f} °C)")
         out.append(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
         out.append(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
         out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")

@@ -735,7 +735,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         j = int(np.argmin(hq))
         mo = moment_info(mom, j, m0)
         out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
-                               f"(the worst at {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC, "
+                               f"(the worst at {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} °C, "
                                f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
                                "run at full load at any interconnect; only more heat rejection raises its output there")
     return out
@@ -1978,7 +1978,7 @@ def format_targets(r: dict) -> str:
         c = r["confirm"]
         mo = c["moment"]
         lines.append(f"  confirmation: {len(c['runs'])} {c['fidelity']}-fidelity runs of a {c['window_s'] / 60:g}-min "
-                     f"steady window at {moment_text(mo)} ({mo['t_out_c']:.1f} degC, "
+                     f"steady window at {moment_text(mo)} ({mo['t_out_c']:.1f} °C, "
                      f"{mo['demand_tok_s']:,.0f} tok/s demanded"
                      + (f"; in force there and held through the window: {', '.join(c['faults_held'])}"
                         if c.get("faults_held") else "") + "):")
@@ -2135,7 +2135,7 @@ def format_plan(r: dict) -> str:
         lines += gpus_note_lines(r)
     lines += band_answer_text(r)
     lines += _simulation_lines(r)  # the answer's confirmation reads with it, before how the answer was found
-    lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
+    lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} °C")
     # max-gpus: the next limit in GPUs, the answer's unit; the one "headroom" printed is the IT power's, said so
     # (until 2026-12-05 the docs hall read "headroom ... power 40.5 %, cooling 47.5 %" of the fleet's IT power and
     # "next: cooling with 16.7 % headroom", 16.7 % more of rack group 0's GPUs)

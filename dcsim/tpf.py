@@ -143,10 +143,10 @@ CROSSOVER_T_OUT_STEP_C: float = 0.25
 def cooling_binds_text(spans, t_lo: float, t_hi: float) -> str:
     """Where cooling binds over the outdoor temperatures searched, in a planner's words: ``spans`` the
     ``crossover.cooling_binds_t_out_c`` list of :func:`dcsim.engine.steady.crossovers` (``from_c``/``to_c``, None
-    where the span reaches the end of the searched range ``t_lo``..``t_hi`` degC). "cooling binds below 15.0 degC and
-    above 39.9 degC"; "cooling binds nowhere in -30..55 degC" where it binds nowhere in the range (until 2026-12-05
+    where the span reaches the end of the searched range ``t_lo``..``t_hi`` °C). "cooling binds below 15.0 °C and
+    above 39.9 °C"; "cooling binds nowhere in -30..55 °C" where it binds nowhere in the range (until 2026-12-05
     "cooling binds above (none in ...)", the single-crossover wording with no temperature)."""
-    rng = f"{t_lo:g}..{t_hi:g} degC"
+    rng = f"{t_lo:g}..{t_hi:g} °C"
     if not spans:
         return f"cooling binds nowhere in {rng}"
     parts = []
@@ -154,8 +154,8 @@ def cooling_binds_text(spans, t_lo: float, t_hi: float) -> str:
         lo, hi = s.get("from_c"), s.get("to_c")
         if lo is None and hi is None:
             return f"cooling binds at every outdoor temperature searched ({rng})"
-        parts.append(f"below {hi:.1f} degC" if lo is None else f"above {lo:.1f} degC" if hi is None
-                     else f"between {lo:.1f} and {hi:.1f} degC")
+        parts.append(f"below {hi:.1f} °C" if lo is None else f"above {lo:.1f} °C" if hi is None
+                     else f"between {lo:.1f} and {hi:.1f} °C")
     return "cooling binds " + " and ".join(parts)
 
 

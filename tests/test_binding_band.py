@@ -237,6 +237,9 @@ def test_the_headline_adds_alternatives_only_to_a_limit():
                                                        "throughout the run")
     assert within_band_lead({**wb, "share": 1439 / 1440}, "compute", 1.0).endswith(
         ", undetermined on 99.9% of the run")
+    # one tick of a 1-s day short of every tick prints as 100.0%: not the headline's share again, nor "throughout"
+    assert within_band_lead({**wb, "share": 86399 / 86400}, "compute", 1.0).endswith(
+        ", undetermined on over 99.9% of the run")
     assert within_band_lead(None, "compute", 1.0) == ""
     assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: P sits 5.0 % above C (median)" in \
         within_band_text(wb)

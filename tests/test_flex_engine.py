@@ -544,8 +544,8 @@ def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
     assert th["end_space_c"] == ts["t_space_c"][-1] > 32.0  # measured 39.4
     hot = [w for w in trip.report["warnings"] if "ASHRAE A1 allowable maximum" in w]
     assert len(hot) == 1
-    assert "still at the end of the run" in hot[0] and f"peak {th['peak_space_c']:.1f} degC" in hot[0] \
-        and f"{th['end_space_c']:.1f} degC at the end" in hot[0]
+    assert "still at the end of the run" in hot[0] and f"peak {th['peak_space_c']:.1f} °C" in hot[0] \
+        and f"{th['end_space_c']:.1f} °C at the end" in hot[0]
 
 
 def test_the_inlet_figures_and_warning_are_for_air_only():
@@ -569,7 +569,7 @@ def test_the_inlet_figures_and_warning_are_for_air_only():
     air = inlet_allowable_figures(np.array([25.0, 33.0, 34.0, 31.0]), 10.0, lim["air"])
     assert air["above_allowable_s"] == 20.0 and air["above_allowable_first_s"] == 10.0
     w = inlet_allowable_warning({**air, "peak_space_c": 34.0}, 40.0, fmt, fmt)
-    assert "for 20 s of 40 s (first at 10 s)" in w and "still at the end" not in w and "31.0 degC at the end" in w
+    assert "for 20 s of 40 s (first at 10 s)" in w and "still at the end" not in w and "31.0 °C at the end" in w
 
 
 def test_an_a2_hall_sets_its_own_allowable_inlet():
@@ -589,5 +589,5 @@ def test_an_a2_hall_sets_its_own_allowable_inlet():
     assert f["inlet_allowable_max_c"] == 35.0 and f["above_allowable_s"] == 10.0 and f["above_allowable_first_s"] == 20.0
     fmt = lambda s: f"{s:g} s"  # noqa: E731
     w = inlet_allowable_warning({**f, "peak_space_c": 36.0}, 40.0, fmt, fmt)
-    assert w.startswith("the white space's inlet air was above 35 degC, the allowable maximum set by "
+    assert w.startswith("the white space's inlet air was above 35 °C, the allowable maximum set by "
                         "facility.thermal.inlet_allowable_limit, for 10 s") and "A1" not in w

@@ -30,7 +30,7 @@ def test_synthetic_day_outside_the_temperature_range_refused_with_degF_hint():
 def test_generated_day_above_world_record_warned():
     """A synthetic day peaking above 56.7 degC (WMO world record) is warned naming mean_t; a hot real day is not."""
     w = [x for x in _pre("facility.weather.mean_t=60").warnings if "56.7" in x]
-    assert len(w) == 1 and w[0].startswith("facility.weather.mean_t: the outdoor dry bulb reaches 77.0 degC")
+    assert len(w) == 1 and w[0].startswith("facility.weather.mean_t: the outdoor dry bulb reaches 77.0 °C")
     assert "write '60 degF'" in w[0]
     assert not [x for x in _pre().warnings if "56.7" in x]  # the reference's Phoenix-like day peaks near 41 degC
     w = [x for x in _pre("facility.weather={kind: constant, t_db: 60, rh: 0.1}").warnings if "56.7" in x]

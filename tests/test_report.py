@@ -929,3 +929,19 @@ def test_every_pue_a_planner_reads_has_three_decimals(result):
     assert "PUE (energy-weighted)     1.440 " in summary_table(r.report)
     page = render_html(r, {})
     assert "PUE 1.440 ·" in page and ">1.440<" in page and "PUE 1.44 " not in page
+
+
+def test_thermal_row_and_controller_log_read_temperatures_in_degrees_celsius(result):
+    """The "Thermal" row (terminal and report.html) printed "peak inlet/coolant 45.1 degC" beside the controller log's
+    "t space (°C)" column and the figures' "temperature (°C)" (chiller-trip, review of session 55): every temperature a
+    planner reads is in °C. The controller log's reasons come from the engine (tests/test_thermal_groups.py)."""
+    rep = {**result.report, "thermal": {"peak_space_c": 45.06, "throttled_s": 3588.0, "throttled_die_s": 0.0,
+                                        "shed_s": 1038.0}}
+    log = [{"t_s": 7300.0, "action": "thermal shed", "t_space_c": 45.06,
+            "reason": "white space 45.1 °C: the room passed 45 °C; IT off"}]
+    page = render_html(SimpleNamespace(**{**vars(result), "report": rep, "controller_log": log}), {})
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r"Thermal\s+peak inlet/coolant 45\.1\s°C", text), text[text.find("Thermal"):][:200]
+    table = summary_table(rep)
+    assert re.search(r"Thermal\s+peak inlet/coolant 45\.1\s°C", table), table
+    assert "degC" not in text and "degC" not in table

@@ -189,14 +189,14 @@ def test_shed_note_names_its_cause():
     room passed 45 degC)"), or a group's dies over their own limit at the lowest level (the B200s at a 48 degC limit
     with the room's shutdown limit out of reach), which sheds the whole fleet."""
     (room,) = _shed_notes(dcsim.run(_two_groups()))
-    assert room["reason"].endswith(": the room passed 45 degC; IT off") and "GPUs" not in room["reason"]
+    assert room["reason"].endswith(": the room passed 45 °C; IT off") and "GPUs" not in room["reason"]
     assert "group" not in room
     d = _two_groups({"t_limit": 48})
     d["facility"]["thermal"]["shed_inlet_limit"] = "80 degC"
     r = dcsim.run(d)
     die = _shed_notes(r)
     assert die and r.report["thermal"]["peak_space_c"] < 80.0
-    assert all(a["group"] == "b200" and "rack group 'b200' (B200): GPUs cannot be held under 48 degC at their lowest"
+    assert all(a["group"] == "b200" and "rack group 'b200' (B200): GPUs cannot be held under 48 °C at their lowest"
                " power; IT off" in a["reason"] and "room" not in a["reason"] for a in die)
     # the whole fleet off on the shed ticks, not the B200 group alone
     shed = r.timeseries["thermal_shed"] > 0
@@ -221,8 +221,8 @@ def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
     from dcsim.scenario.base import FieldError
 
     d = _two_groups({"t_limit": 15})
-    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.t_limit: 15 degC is at or under the cooling "
-                                            r"loop's setpoint \(15 degC\)"):
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.t_limit: 15 °C is at or under the cooling "
+                                            r"loop's setpoint \(15 °C\)"):
         dcsim.run(d)
     with pytest.raises(FieldError, match=r"racks\[1\]\.gpu_thermal\.t_limit"):
         build_flex(build_models(load_scenario(d)), 10.0, 10)
@@ -278,7 +278,7 @@ def test_a_group_shed_restarts_a_margin_under_the_die_limit():
     r_th = r.report["thermal"]["groups"][1]["r_th_k_per_w"]
     (rs,) = restarts
     assert rs["t_space_c"] + r_th * p0 <= 48.0 - DIE_RESTART_MARGIN_K + 0.05
-    assert "'b200' (B200): GPUs at their lowest power 5 K under 48 degC" in rs["reason"]
+    assert "'b200' (B200): GPUs at their lowest power 5 K under 48 °C" in rs["reason"]
     # not held longer than that: the tick before the restart's, the margin did not hold yet
     j = int(np.searchsorted(ts["t_s"], rs["t_s"])) - 2
     assert shed[j] and ts["t_space_c"][j] + r_th * p0 > 48.0 - DIE_RESTART_MARGIN_K
@@ -324,8 +324,8 @@ def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
 
     d = sat({"t_limit": 48})
     (w,) = [w for w in preflight(load_scenario(d)).warnings if "normal operation" in w]
-    assert w.startswith("racks[1].gpu_thermal.t_limit:") and "48 degC limit" in w and "holds the clock" in w
-    t_warn = float(w.split(" reach ")[1].split(" degC")[0])
+    assert w.startswith("racks[1].gpu_thermal.t_limit:") and "48 °C limit" in w and "holds the clock" in w
+    t_warn = float(w.split(" reach ")[1].split(" °C")[0])
     ts = dcsim.run(sat({"t_limit": 95})).timeseries
     top = int(np.max(ts["thermal_level"]))
     full = (ts["thermal_engaged"] == 0) & (ts["thermal_level"] == top) & (ts["thermal_group"] == 1)
@@ -343,7 +343,7 @@ def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
     assert not [w for w in preflight(load_scenario(TRIP)).warnings if "normal operation" in w]
     low = load_scenario(TRIP, overrides={"facility.thermal.gpu.t_limit": 66})
     (w,) = [w for w in preflight(low).warnings if "normal operation" in w]
-    assert w.startswith("facility.thermal.gpu.t_limit:") and "reach 67.4 degC" in w
+    assert w.startswith("facility.thermal.gpu.t_limit:") and "reach 67.4 °C" in w
 
 
 def _full_load(b200_thermal=None, duration: str = "20 min") -> dict:

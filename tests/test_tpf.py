@@ -196,7 +196,7 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
             assert main(["tpf", str(ref), "--set", "facility.cooling.capacity=5 MW"]) == 0
         return [" ".join(b.split()) for b in buf.getvalue().split("crossovers: ")[1:]]
 
-    assert all("cooling binds nowhere in -30..55 degC" in c for c in crossovers())
+    assert all("cooling binds nowhere in -30..55 °C" in c for c in crossovers())
     from dcsim.engine import steady
 
     seen, spans = [], steady._spans
@@ -204,7 +204,7 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
         seen.append((lo, hi)), spans(grid, pred, lo, hi, step))[1])
     for mod in (tpf, steady):  # the range the search scans (steady holds its own name for it) and the text says
         monkeypatch.setattr(mod, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
-    assert all("cooling binds nowhere in -40..60 degC" in c for c in crossovers())
+    assert all("cooling binds nowhere in -40..60 °C" in c for c in crossovers())
     assert (-40.0, 60.0) in seen  # the text names the range the search did scan
 
 
@@ -243,12 +243,12 @@ def test_cooling_binds_text_names_every_span_in_a_planners_words():
     """:func:`dcsim.tpf.cooling_binds_text`: one span reaching the top reads as it always did, "above X"; a span
     from the bottom "below X"; both in one sentence; none and the whole range say the range searched."""
     say = lambda spans: tpf.cooling_binds_text(spans, -30.0, 55.0)  # noqa: E731
-    assert say([{"from_c": 39.93, "to_c": None}]) == "cooling binds above 39.9 degC"
-    assert say([]) == "cooling binds nowhere in -30..55 degC"
+    assert say([{"from_c": 39.93, "to_c": None}]) == "cooling binds above 39.9 °C"
+    assert say([]) == "cooling binds nowhere in -30..55 °C"
     assert say([{"from_c": None, "to_c": 15.18}, {"from_c": 39.93, "to_c": None}]) == (
-        "cooling binds below 15.2 degC and above 39.9 degC")
-    assert say([{"from_c": 5.0, "to_c": 12.0}]) == "cooling binds between 5.0 and 12.0 degC"
-    assert say([{"from_c": None, "to_c": None}]) == "cooling binds at every outdoor temperature searched (-30..55 degC)"
+        "cooling binds below 15.2 °C and above 39.9 °C")
+    assert say([{"from_c": 5.0, "to_c": 12.0}]) == "cooling binds between 5.0 and 12.0 °C"
+    assert say([{"from_c": None, "to_c": None}]) == "cooling binds at every outdoor temperature searched (-30..55 °C)"
 
 
 def test_tpf_finds_cooling_binding_in_the_cold_and_in_the_heat():
@@ -290,7 +290,7 @@ def test_tpf_finds_cooling_binding_in_the_cold_and_in_the_heat():
     text = " ".join(buf.getvalue().split())
     peak = text.split("[peak_demand:")[1].split("[hottest:")[0]
     assert "binding: COOLING" in peak
-    got = re.search(r"cooling binds below (-?[\d.]+) degC and above (-?[\d.]+) degC", peak)
+    got = re.search(r"cooling binds below (-?[\d.]+) °C and above (-?[\d.]+) °C", peak)
     assert got, peak
     assert float(got[1]) == pytest.approx(lo, abs=0.05) and float(got[2]) == pytest.approx(hi, abs=0.05)
     assert float(got[2]) <= 40.0
@@ -313,12 +313,12 @@ def test_tpf_with_one_cooling_crossover_prints_as_it_did():
     for m in rep["moments"].values():
         (span,) = m["crossover"]["cooling_binds_t_out_c"]
         assert span["to_c"] is None and span["from_c"] == m["crossover"]["t_out_c"]
-        assert tpf.cooling_binds_text([span], *tpf.CROSSOVER_T_OUT_RANGE_C) == "cooling binds above 39.9 degC"
+        assert tpf.cooling_binds_text([span], *tpf.CROSSOVER_T_OUT_RANGE_C) == "cooling binds above 39.9 °C"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert main(["tpf", str(ref)]) == 0
     text = " ".join(buf.getvalue().split())
-    assert text.count("cooling binds above 39.9 degC") == 3 and "cooling binds below" not in text
+    assert text.count("cooling binds above 39.9 °C") == 3 and "cooling binds below" not in text
 
 
 def test_the_cooling_spans_bisect_each_change_to_well_under_the_printed_tenth():

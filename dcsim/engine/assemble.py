@@ -686,7 +686,7 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict, near_tie: list[dict
                 q_big = float(ceilings_at(with_interconnect(m, 2.0 * cap), *hot)["cooling_tok_s"])
                 if q_big < q_now * (1 - 1e-4):
                     heat = (f"; and their losses are heat the cooling plant must reject: at the hottest tick "
-                            f"({mom['t_db_c'][h]:.1f} degC) the cooling ceiling is {q_now:,.0f} tok/s with "
+                            f"({mom['t_db_c'][h]:.1f} °C) the cooling ceiling is {q_now:,.0f} tok/s with "
                             f"{cap / 1e6:g} MW and {q_big:,.0f} tok/s ({100 * (q_big / q_now - 1):+.1f} %) with "
                             f"{2 * cap / 1e6:g} MW, so where cooling binds a larger contract serves less")
             follow = [n for n, k in (("UPS", "ups_rating"), ("transformer", "transformer_rating"))

@@ -226,8 +226,8 @@ def die_limit_errors(m, p, groups: list[DieGroup]) -> list[tuple[str, str]]:
     for i, g in enumerate(groups):
         if g.t_limit_c <= p.setpoint_c:
             out.append((_t_limit_field(m, i),
-                        f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
-                        f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
+                        f"{g.t_limit_c:g} °C is at or under the cooling loop's setpoint "
+                        f"({p.setpoint_c:g} °C): the dies of rack group {g.name!r} would be over their limit "
                         "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
                         f"shed; a die limit must lie above the coolant it sits in ({die_limit_source(g.gpu)})"))
     return out
@@ -263,9 +263,9 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
         p_gpu = float(np.max(g.gpu_w_pq[-1]))
         t_die = float(full_load_die_c(p, heat_w, g))
         if t_die > g.t_limit_c:
-            out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
-                       f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
-                       f"setpoint, + {g.r_th_k_per_w:.3g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC "
+            out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} °C "
+                       f"at full load in normal operation ({t_space:.1f} °C white space with the plant at its "
+                       f"setpoint, + {g.r_th_k_per_w:.3g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} °C "
                        "limit: the run holds the clock of the whole fleet at the level whose dies stay at their limit "
                        "wherever the work brings them there (thermal_throttled, the binding constraint cooling), "
                        f"at a cost in tokens; check t_limit and r_th ({die_limit_source(g.gpu)})")
@@ -821,7 +821,7 @@ class FlexChunk:
         if (kd < fx.top) != fx.throttled:
             fx.throttled = kd < fx.top  # time_to_first_throttle_s is the engaged throttle's (as each failure's)
             fx.note(t, "thermal throttle" if fx.throttled else "thermal clear",
-                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit in normal operation (the plant at "
+                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} °C limit in normal operation (the plant at "
                     f"its setpoint): clock held to level {kd}" if fx.throttled
                     else "GPUs back under their temperature limit at full clock",
                     **({"group": gb.name} if len(fx.th_groups) > 1 and fx.throttled else {}))
@@ -1024,9 +1024,9 @@ class FlexChunk:
             # it sheds the whole fleet, one clock level for all), else the room past its shutdown limit. Until later
             # on 2026-12-05 one group's note said both, with facility.thermal.gpu's limit
             gb = fx.th_groups[bind]
-            fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: "
-                    + (self._who(gb) + f"GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power"
-                       if k_th < 0 else f"the room passed {p.shed_space_c:g} degC") + "; IT off",
+            fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} °C: "
+                    + (self._who(gb) + f"GPUs cannot be held under {gb.t_limit_c:g} °C at their lowest power"
+                       if k_th < 0 else f"the room passed {p.shed_space_c:g} °C") + "; IT off",
                     t_space_c=s.t_space_c, **({"group": gb.name} if several and k_th < 0 else {}))
         elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K and (
                 fx.th_shed_group < 0 or throttle_level(fx.th_groups, fx.m.curves, s.t_space_c + DIE_RESTART_MARGIN_K,
@@ -1036,9 +1036,9 @@ class FlexChunk:
             # with the B200s at a 48 degC limit shed and restart alternated 15 times in 3 h, 10-30 s apart
             fx.th_shed = False
             gb = fx.th_groups[max(fx.th_shed_group, 0)]
-            fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC" + (
+            fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} °C" + (
                 "" if fx.th_shed_group < 0 else f"; {self._who(gb)}GPUs at their lowest power "
-                f"{DIE_RESTART_MARGIN_K:g} K under {gb.t_limit_c:g} degC"), t_space_c=s.t_space_c)
+                f"{DIE_RESTART_MARGIN_K:g} K under {gb.t_limit_c:g} °C"), t_space_c=s.t_space_c)
         k_th = max(k_th, 0)
         # no throttle note while IT is shed (no GPU runs; the room, not a die, is at its limit): at night chiller-trip's
         # room reached its shed limit first, and until 2026-12-05 the shed tick logged "thermal throttle: GPU die at
@@ -1049,7 +1049,7 @@ class FlexChunk:
             fx.throttled = k_th < fx.top
             gb = fx.th_groups[bind]
             fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
-                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
+                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} °C limit: clock held to level {k_th}"
                     if fx.throttled else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
                     **({"group": gb.name} if several and fx.throttled else {}))
         # while shed, the record's group is what fired the shed: a room-caused shed names no group (-1: the record falls
@@ -1328,12 +1328,12 @@ def inlet_allowable_warning(th: dict, duration_s: float, at, fmt_duration) -> st
     a1 = lim == 32.0  # the air default (THERMAL_KIND_DEFAULTS); another is facility.thermal.inlet_allowable_limit
     what = ("the ASHRAE A1 allowable maximum [ASH]" if a1 else
             "the allowable maximum set by facility.thermal.inlet_allowable_limit")
-    tail = ("servers rated A1 run outside their allowable range there (A2 allows 35, A4 45 degC; "
+    tail = ("servers rated A1 run outside their allowable range there (A2 allows 35, A4 45 °C; "
             if a1 else "servers rated for it run outside their allowable range there (")
-    return (f"the white space's inlet air was above {lim:g} degC, {what}, for "
+    return (f"the white space's inlet air was above {lim:g} °C, {what}, for "
             f"{fmt_duration(above)} of {fmt_duration(duration_s)} (first at {at(th['above_allowable_first_s'])}"
-            + (", still at the end of the run" if at_end else "") + f"): peak {th['peak_space_c']:.1f} degC, "
-            f"{end:.1f} degC at the end; " + tail + "docs/thermal-dynamics.md)")
+            + (", still at the end of the run" if at_end else "") + f"): peak {th['peak_space_c']:.1f} °C, "
+            f"{end:.1f} °C at the end; " + tail + "docs/thermal-dynamics.md)")
 
 
 def cooling_failure_times(ts: dict, after, start_s: float) -> dict:

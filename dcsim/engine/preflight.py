@@ -336,9 +336,9 @@ def weather_record_warnings(m: Models) -> list[str]:
     else:
         where, hint = "facility.weather.path", "name the unit in the file"
     share = float(np.mean(t_db > T_RECORD_HIGH_C))
-    return [f"{where}: the outdoor dry bulb reaches {t_db[k]:.1f} degC at {fmt_duration(float(t[k]))} of the run "
-            f"({100 * share:.0f} % of it above {T_RECORD_HIGH_C:g} degC, the highest air temperature ever recorded: "
-            f"Death Valley 1913, WMO); the plant's ceilings follow that air. A degF value read as degC? {hint}"]
+    return [f"{where}: the outdoor dry bulb reaches {t_db[k]:.1f} °C at {fmt_duration(float(t[k]))} of the run "
+            f"({100 * share:.0f} % of it above {T_RECORD_HIGH_C:g} °C, the highest air temperature ever recorded: "
+            f"Death Valley 1913, WMO); the plant's ceilings follow that air. A °F value read as °C? {hint}"]
 
 
 def physics_checks(m: Models, dies=_UNSET) -> tuple[list[tuple[str, str]], list[str]]:

@@ -800,7 +800,7 @@ def fmt_jpt(x: Any) -> str:
 
 def fmt_celsius(x: Any) -> str:
     """A temperature in degC, one decimal, with the degree sign (``41.04`` → ``"41.0 °C"``), as every planner-facing
-    temperature is printed (the terminal's and plan's ``41.0 degC``)."""
+    temperature is printed (the terminal's, plan's and controller log's read ``41.0 degC`` until session 55's review)."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     return f"{float(x):.1f} °C"
@@ -1000,7 +1000,10 @@ def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share:
     share = wb.get("share") if wb else None
     on = ""
     if isinstance(share, (int, float)) and not isinstance(share, bool) and share > 0:
-        on = " throughout the run" if share >= 1.0 else f", undetermined on {fmt_pct(share)} of the run"
+        # a share short of every tick that prints as 100.0% (over 99.95 %: one tick of a 1-s day short) would say
+        # "(100.0%; …, undetermined on 100.0% of the run)" again: "over 99.9%" is what it is (review of AUDIT2)
+        pct = fmt_pct(share) if fmt_pct(share) != fmt_pct(1.0) else f"over {fmt_pct(0.999)}"
+        on = " throughout the run" if share >= 1.0 else f", undetermined on {pct} of the run"
     return f"{or_list(names)} could bind instead within the calibration band{on}"
 
 

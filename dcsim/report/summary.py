@@ -738,7 +738,7 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     th = report.get("thermal")
     if th:
         die = th.get("throttled_die_s") or 0.0  # the dies at their limit in normal operation, not the plant
-        rows.append(("Thermal", f"peak inlet/coolant {fmt_num(th['peak_space_c'], 3)} degC   throttled "
+        rows.append(("Thermal", f"peak inlet/coolant {fmt_num(th['peak_space_c'], 3)} °C   throttled "
                                 f"{fmt_duration(th['throttled_s'])}"
                                 + (f" ({fmt_duration(die)} of it the die limit in normal operation, "
                                    f"{fmt_duration(th['throttled_s'] - die)} the plant)" if die > 0 else "")
