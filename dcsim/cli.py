@@ -61,12 +61,12 @@ def _fail(msg: str, code: int = 2) -> int:
 
 
 def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
-    from dcsim.scenario import SET_FLAG, load_scenario
+    from dcsim.scenario import GivenAs, load_scenario
 
     sets = list(sets or [])
     if seed is not None:
         sets.append(f"seed={seed}")
-    return load_scenario(path, overrides=sets or None, given_as=SET_FLAG)  # its errors name the flag
+    return load_scenario(path, overrides=sets or None, given_as=GivenAs.SET_FLAG)  # its errors name the flag
 
 
 def _warn(warnings) -> None:

@@ -31,6 +31,7 @@ from dcsim.argcheck import overlapping_paths
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.plan import (_models, _raw_and_dir, _source_label, moment_info, moment_text, scenario_moments,
                         with_interconnect)
+from dcsim.scenario import GivenAs, ScenarioError, relabel_override
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C, excerpt
@@ -277,7 +278,13 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
         cap = ov.pop("facility.interconnect", None)
         key = repr(sorted(ov.items(), key=lambda kv: kv[0]))
         if key not in cache:
-            cache[key] = m0 if not ov else _models(raw, bdir, ov)
+            try:
+                cache[key] = m0 if not ov else _models(raw, bdir, ov)
+            except ScenarioError as e:  # an axis's path: named as the axis (x: racks.9.count: ...), not overrides[...]
+                o = e.override
+                if o is not None and o.given_as is GivenAs.OVERRIDES_ARG and o.at in (xp, yp):
+                    raise relabel_override(e, GivenAs.X_AXIS if o.at == xp else GivenAs.Y_AXIS) from None
+                raise
         m = cache[key]
         return (m if cap is None else with_interconnect(m, _numeric("facility.interconnect", cap))), bool(ov)
 
@@ -357,7 +364,7 @@ def _nearest(path: str, vals: list, nums: np.ndarray, v) -> int:
 
 def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -> list[dict]:
     from dcsim.engine.run import run
-    from dcsim.scenario import POINT_PATHS, load_scenario
+    from dcsim.scenario import load_scenario
 
     if isinstance(simulate, int):
         k = max(1, simulate)
@@ -378,7 +385,12 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
             ov["workload.arrivals.scale"] = base * 2.0 * top / max(pd.moment["demand_tok_s"], 1e-300)
         elif not isinstance(pd.demand_mode, str):
             ov["workload.arrivals.scale"] = scale0 * float(pd.demand_mode) / max(pd.moment["demand_tok_s"], 1e-300)
-        res = run(load_scenario(raw, overrides=ov, base_dir=bdir, given_as=POINT_PATHS))
+        try:
+            sc = load_scenario(raw, overrides=ov, base_dir=bdir, given_as=GivenAs.POINT)
+        except ScenarioError as e:  # the caller names the point, as a sweep's does (it read "paths:" alone)
+            raise ScenarioError(f"phase diagram simulated cell {pd.x_path}={pd.x_values[jx_]!r}, "
+                                f"{pd.y_path}={pd.y_values[jy_]!r}", e.errors) from None
+        res = run(sc)
         b = res.timeseries["binding"]
         idx = min(pd.moment["index"], b.size - 1)
         pts.append({"x": pd.x_values[jx_], "y": pd.y_values[jy_], "ix": jx_, "iy": jy_, "binding": int(b[idx]),

@@ -64,10 +64,25 @@ TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
 #: of this tool (assumptions), not measurements.
 TARGET_SEEDS = 3
 TARGET_WINDOW_S = 1800.0
+#: The 2 % steps :func:`_refine` takes past the refined answer when another seed misses there, each confirmed with
+#: every seed (a choice of this tool, not a measurement).
+REFINE_STEPS = 3
+#: Confirmations with every seed an answer under targets may take (max-demand, interconnect-for): the fast answer,
+#: the refined answer and its :data:`REFINE_STEPS` steps. So the runs grow as ``seeds`` x this (up to 5 x seeds,
+#: plus the bisection's one-seed runs, which do not grow with seeds: 6 in docs/sweeps.md's refined example); until
+#: session 55 the docs and the refusal said "x 4".
+CONFIRMS_PER_SEED = 2 + REFINE_STEPS
+#: Wall time of one confirming run, s, for the estimate the ``--seeds`` refusal gives (an estimate, not a measurement
+#: of one run): docs/sweeps.md's refined max-demand example on the reference (5-min hybrid windows) took 9 min 37 s
+#: for its 9 bisection runs and 3 confirming runs as the docs count them, ~48 s each; the 15 runs the code makes there
+#: (3 more: the fast answer's confirmation) and its fluid search share that time, so it errs long. The default
+#: 30-min window makes each run longer still.
+CONFIRM_RUN_S_ESTIMATE = 48.0
 #: The most confirming runs (seeds) an answer under targets takes (``--seeds``, ``seeds=``): a choice of this tool
-#: (an assumption, not a measurement). Each seed is a request/hybrid run of the window, and a refined answer is
-#: confirmed with every seed up to 4 times, so the cost grows as seeds x 4 runs: ``--seeds 1000000`` (a typo for
-#: 10) ran for days without a word until session 55; it is refused naming the flag and this bound.
+#: (an assumption, not a measurement). Each seed is a request/hybrid run of the window, confirmed up to
+#: :data:`CONFIRMS_PER_SEED` times, so the runs grow as seeds x 5: ``--seeds 1000000`` (a typo for 10) was taken
+#: without a word until session 55, an estimated 7.6 years of runs (5,000,000 x ~48 s, :data:`CONFIRM_RUN_S_ESTIMATE`);
+#: it is refused naming the flag, this bound and that estimate.
 MAX_TARGET_SEEDS = 20
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
@@ -112,6 +127,18 @@ def _check_gpus(gpus) -> None:
             raise ValueError(f"gpus: {e} (as `dcsim plan --gpus`)") from None
 
 
+def _long_time_text(s: float) -> str:
+    """A wall time estimate in the unit a reader weighs it in: seconds to hours (:func:`fmt_duration`), days from
+    2 days on, years from a year on (``2.4e8 s`` reads "7.6 years", not "66,667 h")."""
+    from dcsim.metrics.fmt import fmt_duration
+
+    if s >= 365.25 * 86400:
+        return f"{s / (365.25 * 86400):,.2g} years" if s < 10 * 365.25 * 86400 else f"{s / (365.25 * 86400):,.0f} years"
+    if s >= 2 * 86400:
+        return f"{s / 86400:.2g} days"
+    return fmt_duration(s)
+
+
 def check_seeds(seeds, flag: str = "seeds") -> int:
     """The confirming runs of an answer under targets: a count (:func:`dcsim.textio.check_count`) of at most
     :data:`MAX_TARGET_SEEDS`; a ValueError naming ``flag`` as the caller gives it (``seeds`` in Python, ``--seeds``
@@ -122,9 +149,13 @@ def check_seeds(seeds, flag: str = "seeds") -> int:
     except ValueError as e:
         raise ValueError(f"{flag}: {e}") from None
     if n > MAX_TARGET_SEEDS:
+        runs = CONFIRMS_PER_SEED * n
         raise ValueError(f"{flag} {n}: at most {MAX_TARGET_SEEDS} confirming runs (dcsim.plan.MAX_TARGET_SEEDS): "
-                         "each is a request- or hybrid-fidelity run of the window, and a refined answer is confirmed "
-                         f"with every seed up to 4 times, so the time grows as {flag} x 4 such runs; give "
+                         "each is a request- or hybrid-fidelity run of the window, and an answer is confirmed with "
+                         f"every seed up to {CONFIRMS_PER_SEED} times (the fast answer, the refined one, "
+                         f"{REFINE_STEPS} steps), so up to {runs:,} such runs, an estimated "
+                         f"{_long_time_text(runs * CONFIRM_RUN_S_ESTIMATE)} at ~{CONFIRM_RUN_S_ESTIMATE:g} s each "
+                         f"(5-min windows on the reference; longer windows take longer); give "
                          f"{flag}{' ' if flag.startswith('-') else '='}{MAX_TARGET_SEEDS} or fewer "
                          f"(default {TARGET_SEEDS}; docs/sweeps.md, plan)")
     return n
@@ -152,6 +183,15 @@ def refuse_gpus_for(question: str, gpus, flag: str = "gpus") -> None:
         what = ("max-demand answers for the scenario's own fleet (set racks.0.count to size another)"
                 if question == "max-demand" else "max-gpus finds the GPU count itself")
         raise ValueError(f"{flag} applies to interconnect-for, not {question}: {what}; drop {flag}")
+
+
+def fleet_gpus(m0, count: int) -> int:
+    """The fleet's GPUs with ``count`` racks in rack group 0 and the other groups at their counts in ``m0`` (the
+    scenario's models): whom an interconnect-for answer feeds (``fleet_gpus``, :func:`fleet_gpus_text`). The one
+    formula of plan and plan under targets (until session 55 two: ``round(count / count0 * m.gpus)`` over the
+    rebuilt models in one, ``m0.gpus - g0 + count * gpr`` in the other)."""
+    g0 = int(m0.groups[0].gpus)
+    return int(m0.gpus) - g0 + int(count) * (g0 // int(m0.scenario.racks[0].count))
 
 
 def fleet_gpus_text(r: dict) -> str:
@@ -677,7 +717,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         # max-gpus and max-demand, _ceilings_at_index's cooling_limit)
         binding, nxt, marg = "cooling", top, _ratio_margin(top_tok_s, at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
-           "racks": count, "gpus": count * gpr, "fleet_gpus": int(round(a * m.gpus)), **asked,
+           "racks": count, "gpus": count * gpr, "fleet_gpus": fleet_gpus(m0, count), **asked,
            "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
@@ -1576,7 +1616,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                 return None
 
         ok_ic = lambda w: bool(probe(w))  # noqa: E731  (a refused interconnect meets nothing)
-        fleet = int(m0.gpus) - int(m0.groups[0].gpus) + count * gpr  # the other groups keep their counts
+        fleet = fleet_gpus(m0, count)  # the other groups keep their counts
         hi, valid = cf * 1.5, None
         while not (met := probe(hi)):
             if met is False:
@@ -1685,8 +1725,8 @@ def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, w
     out["refined"] = {"runs": n["runs"], "bracket": list(br),
                       "note": "answer bisected on the confirming model (one seed per step)"}
     out["confirm"] = cw(out["overrides"], seeds=seeds)
-    # the other seeds may still miss: step 2 % further (at most 3 times), confirming with every seed
-    for _ in range(3):
+    # the other seeds may still miss: step 2 % further (at most REFINE_STEPS times), confirming with every seed
+    for _ in range(REFINE_STEPS):
         if out["confirm"]["confirmed"]:
             break
         prev, x = x, x * (0.98 if demand else 1.02)
@@ -2212,14 +2252,22 @@ def _simulation_lines(r: dict) -> list[str]:
     return lines
 
 
-def plan_error(e: ValueError, file: str | None = None) -> int:
+def plan_error(e: ValueError, file: str | None = None, sets: dict | None = None) -> int:
     """How `dcsim plan` (each question, --curtailment's too) ends on a refusal: a :class:`ScenarioError` (naming the
     file, each field and the reason) goes on to the CLI's handler; any other ValueError is printed as argparse words
     its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2.
 
     A ScenarioError that names ``<dict>`` (a later load of the file's dict with the planner's own overrides, which
-    :func:`_source_label` does not reach) is raised again naming ``file``, the command's FILE argument."""
+    :func:`_source_label` does not reach) is raised again naming ``file``, the command's FILE argument. An error in
+    one of the command's ``--set`` paths (``sets``, :func:`_sets`: given to the planner as the API's ``overrides``)
+    is named as the flag (:func:`dcsim.scenario.relabel_override`; until session 55 :func:`_sets` read the file and
+    applied every --set a second time only to borrow the label)."""
     if isinstance(e, ScenarioError):
+        from dcsim.scenario import GivenAs, relabel_override
+
+        o = e.override
+        if o is not None and o.given_as is GivenAs.OVERRIDES_ARG and sets and o.at in sets:
+            raise relabel_override(e, GivenAs.SET_FLAG) from None
         if file is not None and e.source == "<dict>":
             raise ScenarioError(str(file), e.errors) from None
         raise e
@@ -2254,7 +2302,9 @@ def cmd_plan(args) -> int:
     why = unused_flags(args)
     if why:
         return plan_error(ValueError(why), args.file)
+    sets = None
     try:
+        sets = _sets(args.set)
         window = TARGET_WINDOW_S if args.window is None else flag_quantity("--window", args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
@@ -2265,16 +2315,15 @@ def cmd_plan(args) -> int:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus,
-                                 overrides=_sets(args.set, args.file),
-                                 confirm=not args.no_confirm,
+                                 overrides=sets, confirm=not args.no_confirm,
                                  seeds=TARGET_SEEDS if args.seeds is None else args.seeds,
                                  refine=not args.no_refine,
                                  window=window)
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
-                     confirm=args.confirm, overrides=_sets(args.set, args.file))
+                     confirm=args.confirm, overrides=sets)
     except ValueError as e:
-        return plan_error(e, args.file)
+        return plan_error(e, args.file, sets)
     if args.json:
         from dcsim.textio import json_text
 
@@ -2286,18 +2335,16 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def _sets(sets: list[str] | None, file=None) -> dict | None:
+def _sets(sets: list[str] | None) -> dict | None:
     """``--set`` strings as an overrides mapping, each parsed as ``run --set`` parses it
-    (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3). With the command's ``file``, each path
-    is also set on it once here, so an error names the flag as ``run --set`` does (the planner applies the mapping as
-    the Python API's ``overrides``, whose errors name that argument: :func:`dcsim.scenario.override_error`)."""
+    (:func:`dcsim.scenario.parse_sets`: the bounded YAML reader, audit C, C3; one field set twice refused), its
+    errors naming the flag. The planner applies the mapping as the Python API's ``overrides``: an error in setting a
+    path names that argument, and the command names the flag again (:func:`plan_error`'s ``sets``)."""
     if not sets:
         return None
-    from dcsim.scenario import SET_FLAG, apply_overrides, parse_sets
+    from dcsim.scenario import GivenAs, parse_sets
 
-    if file is not None:
-        apply_overrides(_raw_and_dir(file)[0], list(sets), SET_FLAG)
-    return {k: v for k, v, _ in parse_sets(sets)}
+    return {k: v for k, v, _ in parse_sets(sets, GivenAs.SET_FLAG)}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -487,14 +487,16 @@ def add_parser(subparsers) -> None:
                                              f"--curtailment (when the site may flex); give --curtailment too, or "
                                              f"drop {'them' if len(given) > 1 else 'it'}"), args.file)
             return plain(args)
+        sets = None
         try:
+            sets = _sets(args.set)
             if args.target or args.weather_percentile is not None:
                 raise ValueError("--curtailment evaluates every hour of the year; drop --target and "
                                  "--weather-percentile")
             r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
-                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set, args.file), load=args.load)
+                          gpus=args.gpus, confirm=args.confirm, overrides=sets, load=args.load)
         except ValueError as e:
-            return plan_error(e, args.file)
+            return plan_error(e, args.file, sets)
         from dcsim.textio import json_text
 
         if args.json:

@@ -54,7 +54,7 @@ from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import check_scheduler_address, overlapping_paths, scheduler_arg
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import excerpt, quantity_dim, refuse_misread
-from dcsim.scenario import POINT_PATHS, Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash, yaml_kind
+from dcsim.scenario import GivenAs, Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash, yaml_kind
 from dcsim.scenario.base import FieldError, NoBoolNumbers
 from dcsim.scenario.paths import param_name, split_path
 
@@ -566,7 +566,7 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
 
     t0 = time.perf_counter()
     try:
-        sc = load_scenario(raw, overrides=overrides, base_dir=base_dir, given_as=POINT_PATHS)
+        sc = load_scenario(raw, overrides=overrides, base_dir=base_dir, given_as=GivenAs.POINT)
         res = run(sc)
         if res.report.get("partial"):  # Ctrl-C stopped the run at a tick: never cache half a point
             raise KeyboardInterrupt(f"sweep point {point_label(overrides)} interrupted")
@@ -1040,7 +1040,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     try:
         for i, ov in enumerate(points):
             try:
-                sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir, given_as=POINT_PATHS)
+                sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir, given_as=GivenAs.POINT)
             except ScenarioError as e:
                 raise ScenarioError(f"{spec._label}: sweep point {i} {point_label(ov)}", e.errors) from None
             if sc0 is None:

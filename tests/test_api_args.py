@@ -174,3 +174,92 @@ def test_a_sweep_point_names_its_path(tmp_path, capsys):
     assert main(["sweep", str(sw), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "sweep point 0" in err and "\n  racks.9.count: cannot set this path" in err and "overrides" not in err, err
+
+
+# ------------------------------------------------------------------ given_as: a closed type, one default (session 55)
+
+@pytest.mark.parametrize("call", [
+    lambda: dcsim.load_scenario(REF, overrides=["racks.9.count=3"], given_as="--sett"),  # named "--sett[0]" before
+    lambda: __import__("dcsim.scenario").scenario.apply_overrides({}, ["a=1"], given_as="--set"),  # a value, not a member
+    lambda: __import__("dcsim.scenario").scenario.parse_set("a=1", "overrides"),
+    lambda: __import__("dcsim.scenario").scenario.parse_sets(["a=1"], None),
+])
+def test_given_as_takes_only_its_members(call):
+    """given_as was a free string with three magic values: a typo was taken silently and named the error after it
+    (``--sett[0]``); anything but a dcsim.scenario.GivenAs member is refused, naming the argument."""
+    with pytest.raises(TypeError, match=r"^given_as: expected one of GivenAs\.OVERRIDES_ARG"):
+        call()
+
+
+def test_every_override_reader_names_the_api_argument_by_default():
+    """One default for given_as: parse_set and parse_sets named "--set" by default, apply_overrides and load_scenario
+    "overrides"; a Python caller of any of them gave the argument, so each names it."""
+    from dcsim.scenario import ScenarioError, apply_overrides, load_scenario, parse_set, parse_sets
+
+    for call in (lambda: parse_set(5, at=0), lambda: parse_sets([5]), lambda: apply_overrides({}, [5]),
+                 lambda: load_scenario(REF, overrides=[5])):
+        with pytest.raises(ScenarioError) as e:
+            call()
+        assert e.value.source == "overrides" and e.value.errors[0][0] == "overrides[0]", str(e.value)
+
+
+def test_plan_set_is_applied_once_as_the_api_overrides_are(monkeypatch, capsys):
+    """`dcsim plan --set` read the file and applied every --set a second time only to borrow the flag's label for
+    an error: the command sets each path as often as the API's overrides= does, and still names the flag
+    (test_the_planner_names_overrides_as_its_caller_gave_them)."""
+    import dcsim.scenario as S
+    from dcsim.cli import main
+    from dcsim.plan import plan
+
+    calls: list[str] = []
+    real = S.set_path
+
+    def spy(raw, key, value):
+        calls.append(key)
+        return real(raw, key, value)
+
+    monkeypatch.setattr(S, "set_path", spy)
+    plan(REF, "max-gpus", overrides={"facility.interconnect": "600 kW"})
+    api = calls.count("facility.interconnect")
+    calls.clear()
+    assert main(["plan", REF, "-q", "max-gpus", "--set", "facility.interconnect=600 kW"]) == 0
+    capsys.readouterr()
+    assert api >= 1 and calls.count("facility.interconnect") == api, (api, calls)
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", REF, "-q", "interconnect-for", "--set", "racks.9.count=3", "--curtailment", "0.5%"],
+    ["plan", REF, "-q", "max-demand", "--set", "racks.9.count=3", "--target", "ttft.p99<=2 s", "--no-confirm"],
+])
+def test_every_plan_form_names_the_set_flag(argv, capsys):
+    """plan --curtailment (dcsim.plan_flex) and plan --target pass --set to the planner as overrides= too: the error
+    is named as the flag (dcsim.scenario.relabel_override), as plain plan's is."""
+    from dcsim.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("--set: invalid scenario") and "\n  racks.9.count: cannot set this path" in err, err
+    assert "overrides" not in err, err
+
+
+@pytest.mark.parametrize("x, y, axis", [
+    (("racks.9.count", [1, 2]), ("facility.interconnect", ["10 MW", "20 MW"]), "x"),
+    (("facility.interconnect", ["10 MW", "20 MW"]), ("racks.9.count", [1, 2]), "y"),
+])
+def test_a_phase_axis_that_cannot_be_set_is_named_as_the_axis(x, y, axis):
+    """phase_diagram(REF, ('racks.9.count', [1, 2]), ...) reported overrides['racks.9.count'], an argument its caller
+    never gave: the error names the axis the path was given as (x or y) and the path; the phase diagram's own
+    overrides= still names that argument."""
+    from dcsim.phase import phase_diagram
+    from dcsim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError) as e:
+        phase_diagram(REF, x, y)
+    (item, reason), = e.value.errors
+    assert e.value.source == axis and item == axis and reason.startswith("racks.9.count: cannot set this path"), \
+        str(e.value)
+    assert "overrides" not in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        phase_diagram(REF, ("racks.0.count", [1, 2]), ("facility.interconnect", ["10 MW"]),
+                      overrides={"racks.9.count": 3})
+    assert e.value.errors[0][0] == "overrides['racks.9.count']", str(e.value)

@@ -164,3 +164,40 @@ def test_an_interconnect_for_refusal_under_targets_names_the_fleet_and_the_units
     assert msg.startswith("targets not met at any interconnect") and "for 448 GPUs (320 in rack group 0" in msg, msg
     assert re.search(r"ttft\.p99<=2 s: [\d.]+ s \(MISSED", msg), msg
     assert re.search(r"tpot\.p99<=100 ms: [\d.]+ ms \(", msg), msg
+
+
+def test_the_seeds_bound_states_the_runs_the_planner_can_make(monkeypatch):
+    """The refusal (and docs/sweeps.md) said the runs grow as "--seeds x 4"; the planner confirms an answer with every
+    seed up to 5 times (the fast answer, before dcsim.plan._refine; the refined one; up to 3 steps). Counted on
+    _refine with a confirming model that passes one seed and misses with all of them (every step taken)."""
+    import dcsim.plan as P
+
+    monkeypatch.setattr(P, "_demand_answer", lambda *a, **k: None)
+    monkeypatch.setattr(P, "_fast", lambda *a, **k: None)
+    monkeypatch.setattr(P, "_fast_block", lambda *a, **k: {})
+    calls: list[int] = []
+
+    def cw(ov, seeds):
+        calls.append(seeds)
+        return {"confirmed": seeds == 1}
+
+    out = {"scale": 0.6, "scale_ratio": 1.0, "overrides": {"workload.arrivals.scale": 0.6},
+           "confirm": {"confirmed": False}, "fast": {}}
+    P._refine(out, None, None, [], "max-demand", 7, 300.0, cw)
+    every_seed = 1 + calls.count(7)  # the fast answer's confirmation came before _refine
+    assert every_seed == P.CONFIRMS_PER_SEED == 5
+    with pytest.raises(ValueError) as e:
+        P.check_seeds(21, "--seeds")
+    assert f"up to {every_seed * 21:,} such runs" in str(e.value), str(e.value)
+
+
+def test_fleet_gpus_is_the_fleet_the_models_build():
+    """fleet_gpus had two formulas (round(a * m.gpus) in plan, m0.gpus - g0 + count * gpr under targets): one helper,
+    the GPUs the models hold with rack group 0 at `count` racks, on one group (the reference) and several (die hall)."""
+    from dcsim.plan import _models, _raw_and_dir, fleet_gpus
+
+    for sc in (REF, _die_hall()):
+        raw, bdir = _raw_and_dir(sc)
+        m0 = _models(raw, bdir)
+        for count in (1, 7, 13):
+            assert fleet_gpus(m0, count) == _models(raw, bdir, {"racks.0.count": count}).gpus

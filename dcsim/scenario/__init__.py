@@ -13,7 +13,9 @@ import copy
 import math
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +34,8 @@ from dcsim.scenario.workload import WorkloadSpec
 
 __all__ = [
     "Scenario", "RackGroupSpec", "ControllerSpec", "EconomicsSpec", "ScenarioError",
-    "load_scenario", "apply_overrides", "parse_set", "parse_sets", "scenario_hash", "yaml_kind",
+    "load_scenario", "apply_overrides", "parse_set", "parse_sets", "scenario_hash", "yaml_kind", "GivenAs",
+    "override_error", "relabel_override",
 ]
 
 
@@ -42,6 +45,7 @@ class ScenarioError(ValueError):
     def __init__(self, source: str, errors: list[tuple[str, str]], *, what: str = "invalid scenario"):
         self.source = source
         self.errors = errors
+        self.override: OverrideFault | None = None  # an override's error: what it says (override_error)
         # what: "invalid setting" for an environment variable, which is no scenario (DCSIM_MEMORY_LIMIT)
         lines = [f"{source}: {what} ({len(errors)} error{'s' if len(errors) != 1 else ''})"]
         lines += [f"  {path or '<root>'}: {reason}" for path, reason in errors]
@@ -559,34 +563,83 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-#: How overrides were given, which their errors name (:func:`override_error`): the command line's flag (run,
-#: validate, tpf, sweep, plan) or the Python API's argument (``dcsim.run``, :func:`load_scenario`,
-#: :func:`apply_overrides`, the planner's ``overrides=``).
-SET_FLAG = "--set"
-OVERRIDES_ARG = "overrides"
-#: a sweep's or a phase diagram's point: its paths come from the sweep file or the axes, and the caller names the point
-#: (``sweep point 0 {...}``), so an error names the path alone
-POINT_PATHS = "paths"
+class GivenAs(Enum):
+    """How overrides were given, which their errors name (:func:`override_error`); a closed set, every function
+    taking ``given_as`` refuses anything else (:func:`given_as_checked`: until session 55 it was a free string, and a
+    typo ``given_as='--sett'`` named ``--sett[0]`` silently). The default everywhere is :attr:`OVERRIDES_ARG`.
+
+    - ``OVERRIDES_ARG``: the Python API's argument (``dcsim.run``, :func:`load_scenario`, :func:`apply_overrides`,
+      :func:`parse_set`, :func:`parse_sets`, the planner's and the phase diagram's ``overrides=``).
+    - ``SET_FLAG``: the command line's flag (run, validate, tpf, sweep, plan: :mod:`dcsim.cli`, :func:`dcsim.plan._sets`).
+    - ``POINT``: a sweep's or a phase diagram's simulated point, whose paths come from the sweep file or the axes;
+      the caller names the point (``sweep point 0 {...}``), the error names the path alone.
+    - ``X_AXIS``, ``Y_AXIS``: a phase diagram's axis (:func:`dcsim.phase.phase_diagram`'s ``x``, ``y``), the error
+      ``x: racks.9.count: ...`` (until session 55 ``overrides['racks.9.count']``, an argument its caller never gave).
+    """
+    OVERRIDES_ARG = "overrides"
+    SET_FLAG = "--set"
+    POINT = "point"
+    X_AXIS = "x"
+    Y_AXIS = "y"
 
 
-def override_error(given_as: str, at, what: str, reason: str) -> ScenarioError:
-    """The one wording of an error in one override, named as the caller gave it. ``given_as`` :data:`SET_FLAG`: the
+def given_as_checked(given_as: Any) -> GivenAs:
+    """``given_as`` itself when it is a :class:`GivenAs`; else a TypeError naming the argument and the members (a
+    string, even a member's value, is refused: the one spelling is the member)."""
+    if isinstance(given_as, GivenAs):
+        return given_as
+    raise TypeError(f"given_as: expected one of {', '.join('GivenAs.' + m.name for m in GivenAs)}, "
+                    f"got {type(given_as).__name__} {excerpt(given_as, 40)}")
+
+
+@dataclass(frozen=True)
+class OverrideFault:
+    """What an override's error says before it is worded (:func:`override_error`), kept on the error as
+    ``ScenarioError.override`` so a caller can name it again as its user gave it (:func:`relabel_override`)."""
+    given_as: GivenAs
+    at: Any
+    what: str
+    reason: str
+
+
+def override_error(given_as: GivenAs, at, what: str, reason: str) -> ScenarioError:
+    """The one wording of an error in one override, named as the caller gave it (:class:`GivenAs`). ``SET_FLAG``: the
     error is under ``--set``, the item the path or the text as typed (``--set: ... racks.9.count: cannot set this
-    path``). ``given_as`` :data:`OVERRIDES_ARG`: under ``overrides``, the item the entry of the argument,
-    ``overrides[0]`` for a list's first or ``overrides['racks.9.count']`` for a mapping's key (``at``; None where it
-    is not known), then ``what`` before the reason. ``given_as`` :data:`POINT_PATHS`: the path alone (a sweep's or
-    a phase diagram's point, which its caller names). Until session 55 six places chose "--set" each, so
-    ``dcsim.run(f, overrides=[5])`` reported under "--set:", a flag its caller never typed."""
-    if given_as in (SET_FLAG, POINT_PATHS):
-        return ScenarioError(given_as, [(what, reason)])
-    item = given_as if at is None else f"{given_as}[{at!r}]"
-    return ScenarioError(given_as, [(item, reason if not what or what == at else f"{what}: {reason}")])
+    path``). ``OVERRIDES_ARG``: under ``overrides``, the item the entry of the argument, ``overrides[0]`` for a list's
+    first or ``overrides['racks.9.count']`` for a mapping's key (``at``; None where it is not known), then ``what``
+    before the reason. ``X_AXIS``/``Y_AXIS``: under ``x`` (``y``), ``x: racks.9.count: ...``. ``POINT``: the path
+    alone (a sweep's or a phase diagram's point, which its caller names). Until session 55 six places chose "--set"
+    each, so ``dcsim.run(f, overrides=[5])`` reported under "--set:", a flag its caller never typed. The error keeps
+    what it says as ``.override`` (:class:`OverrideFault`) for :func:`relabel_override`."""
+    g = given_as_checked(given_as)
+    if g in (GivenAs.SET_FLAG, GivenAs.POINT):
+        err = ScenarioError(g.value, [(what, reason)])
+    elif g in (GivenAs.X_AXIS, GivenAs.Y_AXIS):  # the axis is one path: named with it
+        err = ScenarioError(g.value, [(g.value, f"{what}: {reason}" if what else reason)])
+    else:
+        item = g.value if at is None else f"{g.value}[{at!r}]"
+        err = ScenarioError(g.value, [(item, reason if not what or what == at else f"{what}: {reason}")])
+    err.override = OverrideFault(g, at, what, reason)
+    return err
 
 
-def parse_set(s: str, given_as: str = SET_FLAG, at=None) -> tuple[str, Any]:
+def relabel_override(e: ScenarioError, given_as: GivenAs, at=None) -> ScenarioError:
+    """``e``, an override's error (:func:`override_error`), worded again as ``given_as`` (``at`` the entry there, if
+    any); ``e`` itself when it is no override's error. The command ``dcsim plan --set`` passes its flags to the
+    planner as the API's ``overrides`` mapping, and names an error the flag through this (until session 55 it read
+    the file and applied every --set a second time only to borrow the flag's label); the phase diagram names an
+    axis."""
+    o = getattr(e, "override", None)
+    if o is None:
+        return e
+    return override_error(given_as, at, o.what, o.reason)
+
+
+def parse_set(s: str, given_as: GivenAs = GivenAs.OVERRIDES_ARG, at=None) -> tuple[str, Any]:
     """One ``"dotted.path=value"`` override (``--set``) as ``(path, value)``, the value read as a YAML scalar by the
     bounded reader (:mod:`dcsim.scenario.safeyaml`: ``5`` an int, ``20 MW`` a string); :class:`ScenarioError`
     naming it when it is not one, as it was given (:func:`override_error`: ``given_as``, and ``at`` its index)."""
+    given_as = given_as_checked(given_as)
     if not isinstance(s, str):  # dcsim.run(f, overrides=[5]) raised "argument of type 'int' is not iterable"
         raise override_error(given_as, at, excerpt(s, 40, quote=False),
                              f"expected a 'dotted.path=value' string, got {type(s).__name__}")
@@ -602,16 +655,18 @@ def parse_set(s: str, given_as: str = SET_FLAG, at=None) -> tuple[str, Any]:
                              f"value is not a YAML scalar: {e}") from None
 
 
-def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None, given_as: str = OVERRIDES_ARG) -> dict:
+def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None,
+                    given_as: GivenAs = GivenAs.OVERRIDES_ARG) -> dict:
     """Return a copy of ``raw`` with dotted-path overrides applied.
 
     ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
     ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
     and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12`` (or ``racks[0].count=12``).
     A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`dcsim.scenario.paths.merged`).
-    An error names the override as it was given (``given_as``: :data:`OVERRIDES_ARG`, the Python argument, or
-    :data:`SET_FLAG`, the command line's flag; :func:`override_error`).
+    An error names the override as it was given (``given_as``, a :class:`GivenAs`: ``OVERRIDES_ARG``, the Python
+    argument, by default, or ``SET_FLAG``, the command line's flag; :func:`override_error`).
     """
+    given_as = given_as_checked(given_as)
     out = copy.deepcopy(raw)
     for i, (k, v, _) in enumerate(_override_items(overrides, given_as)):
         try:
@@ -710,7 +765,7 @@ def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
 
 def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[str] | None = None,
                   base_dir: str | Path | None = None, label: str | None = None,
-                  given_as: str = OVERRIDES_ARG) -> Scenario:
+                  given_as: GivenAs = GivenAs.OVERRIDES_ARG) -> Scenario:
     """Load and validate a scenario from a YAML path, a dict, or an existing Scenario.
 
     ``overrides`` (dotted paths) are applied before validation. Raises
@@ -718,10 +773,11 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     errors: the file a dict was read from (dcsim.plan and dcsim.sweep read the file first, then validate it with
     the planner's or the sweep's overrides); by default the path, the Scenario's name, or ``<dict>``. A ``source``
     of another type is a TypeError naming it (:func:`check_scenario_arg`; ``load_scenario(42)`` raised
-    pathlib's own). ``given_as`` names the overrides in their errors (:func:`override_error`): the Python argument,
-    ``overrides[0]``, by default; the command line passes :data:`SET_FLAG`.
+    pathlib's own). ``given_as`` (a :class:`GivenAs`) names the overrides in their errors (:func:`override_error`):
+    the Python argument, ``overrides[0]``, by default; the command line passes ``GivenAs.SET_FLAG``.
     """
     check_scenario_arg(source, "source")
+    given_as = given_as_checked(given_as)
     prior: list[str] = []
     if isinstance(source, Scenario):
         if not overrides:
@@ -790,7 +846,7 @@ def _expect_scope(sc: Scenario, source, written: dict, overrides) -> None:
     sc._file_window = None if base is None or base == sc.window() else base
 
 
-def _override_items(overrides: dict | list[str] | None, given_as: str = OVERRIDES_ARG) -> list[tuple[str, Any, str]]:
+def _override_items(overrides: dict | list[str] | None, given_as: GivenAs = GivenAs.OVERRIDES_ARG) -> list[tuple[str, Any, str]]:
     """Overrides given as a mapping or as ``--set`` strings, read once the same way for every use
     (:func:`apply_overrides`, the ``expect:`` scope, the provenance strings): ``(path, value, "path=value" as
     given)``. :class:`ScenarioError` for one string (iterated character by character it read "f: expected
@@ -805,17 +861,19 @@ def _override_items(overrides: dict | list[str] | None, given_as: str = OVERRIDE
     return parse_sets(overrides, given_as)
 
 
-def parse_sets(sets, given_as: str = SET_FLAG) -> list[tuple[str, Any, str]]:
+def parse_sets(sets, given_as: GivenAs = GivenAs.OVERRIDES_ARG) -> list[tuple[str, Any, str]]:
     """``--set`` strings as ``(path, value, "path=value" as given)`` (:func:`parse_set` each), refusing one field set
     twice to different values (:class:`ScenarioError` naming both): until 2026-12-05 the last silently won
     (``--set duration='1 h' --set duration='2 h'`` ran 2 h). The field is compared as :func:`split_path` reads it,
     so ``racks[0].count`` and ``racks.0.count`` are one field; the same value given twice is accepted (it changes
-    nothing). The one reading of every command's ``--set`` (run, validate, tpf, sweep, plan: :func:`dcsim.plan._sets`).
+    nothing). The one reading of every command's ``--set`` (run, validate, tpf, sweep, plan: :func:`dcsim.plan._sets`),
+    which pass ``given_as=GivenAs.SET_FLAG``; the default names the Python argument, as every ``given_as`` does.
 
     Overlapping paths are refused too, whatever their values: a field and a section holding it
     (``--set power_chain.ups_l0=0.01 --set power_chain={...}``, in either order, in any spelling of either path).
     Until 2026-12-06 both were applied in turn, so the order given decided silently what the run used (the section's
     mapping merges into it, or replaces a list or a free section such as ``expect``)."""
+    given_as = given_as_checked(given_as)
     out: list[tuple[str, Any, str]] = []
     seen: dict[tuple[str, ...], tuple[Any, str]] = {}
     for i, x in enumerate(sets):
