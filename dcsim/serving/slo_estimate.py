@@ -1649,7 +1649,8 @@ PREEMPT_ONSET_FILL = 1.0
 #: day from 00:00 (``dcsim run scenarios/mixed-fleet.yaml --set start=2026-07-15T14:00 --set duration=D --set seed=N
 #: [--set fidelity=request]``; the SLOSEED slice, 2026-12-06, docs/slo.md "A saturated KV-bound pool", "The band over
 #: seeds"). The band (:func:`young_saturated_band_pct`) is the range of fluid / request - 1 over the seeds: the
-#: estimate's spell (one draw per clock level) begins to stall within its oldest sampled bin or not, by seed (seed 0:
+#: estimate's spell is one draw per clock level, whose 8 replicas preempt in bursts, so the draw, not the age bin's
+#: edge, sets where a seed reads (the SLOFIX slice, docs/slo.md "The fix tried for the seed dependence"; seed 0:
 #: no stall at clock level 9, TPOT p99 53.6 ms over 1 h against request fidelity's 89.5; 54.2 ms over 40 min on 32
 #: simulated replicas too), while request fidelity's lane varies little by seed (1 h: 89.5-96.0 ms); short runs also
 #: read high because a request run counts only the requests finished by its end. The day's seed 7 request figure is
