@@ -963,11 +963,18 @@ def fractional_replicas_warning(fr: dict, duration_s: float) -> str:
     (``_Lane.fractional_note``: docs/engine.md "At the lowest clock")."""
     tok, it = fr["tokens_vs_limit"], fr["it_vs_target"]
     gap = f"tokens {100 * tok:+.1f} % against the controller's limit; IT power {100 * it:+.1f} % against its target"
+    shut = fr.get("door_shut_s", 0.0)
+    if shut >= 0.5 * fr["seconds"]:
+        # the replicas in service, idle, leave no room for any load under the budget: nothing is admitted (session 55;
+        # it said "it ran whole replicas above the lowest clock, or one replica over its budget" there)
+        how = (f"its replicas in service, idle, leave no room for any load under its budget: it admitted nothing for "
+               f"{shut / 3600:.3g} h (controller.idle_power_down parks the idle replicas and serves under it)")
+    else:
+        how = "it ran whole replicas above the lowest clock, or one replica over its budget"
     return (f"pool {fr['pool']}: for {fr['seconds'] / 3600:.3g} h of {duration_s / 3600:.3g} h the power budget's "
             f"frontier point loads {fr['frontier_replicas']:.2f} of its {fr['replicas']} replicas at full load at the "
-            "lowest clock (mean), a fraction of a replica request fidelity cannot load: it ran whole replicas above "
-            f"the lowest clock, or one replica over its budget (measured on those ticks: {gap}); fluid's figures "
-            "there are of a fractional replica count")
+            f"lowest clock (mean), a fraction of a replica request fidelity cannot load: {how} (measured on those "
+            f"ticks: {gap}); fluid's figures there are of a fractional replica count")
 
 
 def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:

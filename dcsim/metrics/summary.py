@@ -84,8 +84,12 @@ def binding_summary(ts: dict, dt: float) -> dict:
     share = {name: float(np.count_nonzero(b == code)) / n for code, name in enumerate(BINDING_NAMES)}
     sh = shifts(ts)
     supply = np.stack([ts["compute_tok_s"], ts["power_tok_s"], ts["cooling_tok_s"]])
-    achieved = np.maximum(ts["achieved_tok_s"], 1e-300)
-    slack = {name: float(np.median(supply[i] / achieved - 1.0)) for i, name in enumerate(("compute", "power", "cooling"))}
+    # over the ticks that served something: a tick serving nothing has no relative slack (until session 55 its tokens
+    # were floored at 1e-300, and a run serving nothing on most ticks read a median slack of ~1.6e304)
+    served = np.asarray(ts["achieved_tok_s"], float) > 0.0
+    achieved = np.asarray(ts["achieved_tok_s"], float)[served]
+    slack = {name: (float(np.median(supply[i][served] / achieved - 1.0)) if np.any(served) else None)
+             for i, name in enumerate(("compute", "power", "cooling"))}
     return {
         "share": share,
         "shifts": sh,
